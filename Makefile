@@ -1,0 +1,32 @@
+# Two commands do all set-up: `make demo` (the workflow on the embedded synthetic collection)
+# and `make test`. Both create the virtual environment first when it is missing.
+VENV  ?= .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.herbseg-installed
+CORES ?= 2
+PYTHON ?= python3
+
+.PHONY: venv demo test lint clean-demo
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --rerun-incomplete
+	@$(BIN)/python -m herbseg.demo demo/results/demo_check.csv
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --configfile config/demo.yaml
+
+clean-demo:
+	rm -rf demo

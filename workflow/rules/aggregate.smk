@@ -1,0 +1,22 @@
+# One collection-wide table each for sheets and leaves: one row per manifest row.
+rule aggregate:
+    input:
+        manifest=res("ingest/manifest.csv"),
+        sheets=shard_sheet_tables,
+        leaves=shard_leaf_tables,
+    output:
+        sheets=res("leaf_area.csv"),
+        leaves=res("leaf_traits.csv"),
+    log:
+        res("logs/aggregate.log"),
+    benchmark:
+        res("benchmarks/aggregate.tsv")
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/herbseg.yaml"
+    script:
+        "../scripts/aggregate.py"

@@ -1,0 +1,23 @@
+# Leaf area, leaf count and per-leaf traits per sheet, with the source of each sheet's scale.
+rule measure:
+    input:
+        unpack(scale_table_input),
+        sheets=res("ingest/shards/{shard}.csv"),
+        predictions=res("predict/{shard}/predict.csv"),
+    output:
+        sheets=res("measure/{shard}/leaf_area.csv"),
+        leaves=res("measure/{shard}/leaf_traits.csv"),
+    log:
+        res("logs/measure/{shard}.log"),
+    benchmark:
+        res("benchmarks/measure/{shard}.tsv")
+    threads: config["threads"]["measure"]
+    resources:
+        mem_mb=3000,
+        runtime=120,
+    params:
+        measure=config["measure"],
+    conda:
+        "../../envs/herbseg.yaml"
+    script:
+        "../scripts/measure.py"

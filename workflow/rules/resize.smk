@@ -1,0 +1,23 @@
+# Every ok sheet of a shard into the square frame, masks with nearest-neighbour, plus geometry.
+rule resize:
+    input:
+        sheets=res("ingest/shards/{shard}.csv"),
+    output:
+        table=res("resize/{shard}/resize.csv"),
+        images=directory(res("resize/{shard}/images")),
+        masks=directory(res("resize/{shard}/masks")),
+    log:
+        res("logs/resize/{shard}.log"),
+    benchmark:
+        res("benchmarks/resize/{shard}.tsv")
+    threads: config["threads"]["resize"]
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    params:
+        resize=config["resize"],
+        max_megapixels=config["ingest"]["max_megapixels"],
+    conda:
+        "../../envs/herbseg.yaml"
+    script:
+        "../scripts/resize.py"

@@ -1,0 +1,44 @@
+# The demo collection: synthetic sheets with exact leaf masks and a truth table (demo only).
+if SYNTH:
+
+    rule synth:
+        output:
+            sheets=directory(config["sheets"]),
+            masks=directory(config["annotations"]),
+            truth=config["synth"]["truth"],
+        log:
+            res("logs/synth.log"),
+        benchmark:
+            res("benchmarks/synth.tsv")
+        threads: 2
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        params:
+            synth=config["synth"],
+        conda:
+            "../../envs/herbseg.yaml"
+        script:
+            "../scripts/synth.py"
+
+    rule demo_check:
+        input:
+            leaf_area=res("leaf_area.csv"),
+            leaf_traits=res("leaf_traits.csv"),
+            summary=res("evaluate/summary.csv"),
+            truth=config["synth"]["truth"],
+        output:
+            res("demo_check.csv"),
+        log:
+            res("logs/demo_check.log"),
+        benchmark:
+            res("benchmarks/demo_check.tsv")
+        localrule: True
+        threads: 1
+        resources:
+            mem_mb=500,
+            runtime=5,
+        conda:
+            "../../envs/herbseg.yaml"
+        script:
+            "../scripts/demo_check.py"

@@ -1,0 +1,27 @@
+# DeepLabV3+ fine-tuning. The per-epoch checkpoint beside the outputs is not declared as one, so
+# Snakemake does not delete it before a rerun and training resumes after a crash.
+rule train:
+    input:
+        split=res("split/split.csv"),
+        tables=annotated_resize_tables,
+    output:
+        model=directory(res("train/model")),
+        history=res("train/history.csv"),
+    log:
+        res("logs/train.log"),
+    benchmark:
+        res("benchmarks/train.tsv")
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=mem_for_frames(
+            config["train"]["batch_size"], config["resize"]["size"], 6000
+        ),
+        runtime=24 * 60,
+        gpu=1 if uses_cuda("train") else 0,
+    params:
+        model=config["model"],
+        train=config["train"],
+    conda:
+        "../../envs/herbseg.yaml"
+    script:
+        "../scripts/train.py"

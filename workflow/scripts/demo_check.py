@@ -1,0 +1,15 @@
+"""Compare the demo's measurements with the generator's truth and print the headline figures."""
+
+from herbseg.demo import demo_check
+from herbseg.logs import job_log
+
+with job_log(snakemake.log[0]) as log:
+    check = demo_check(
+        snakemake.input.leaf_area,
+        snakemake.input.leaf_traits,
+        snakemake.input.summary,
+        snakemake.input.truth,
+    )
+    check.to_csv(snakemake.output[0], index=False)
+    for row in check.itertuples():
+        log(f"{row.metric}: {row.value:.4f} ({row.detail})")

@@ -1,0 +1,23 @@
+"""Find sheets and annotations, write the manifest, problems and shard lists (rule ingest)."""
+
+from pathlib import Path
+
+from herbseg.ingest import ingest
+from herbseg.logs import job_log
+
+with job_log(snakemake.log[0]) as log:
+    p = snakemake.params
+    manifest, problems, shards = ingest(
+        p.sheets,
+        p.annotations,
+        Path(snakemake.output.shards).parent,
+        extensions=p.ingest["extensions"],
+        max_megapixels=p.ingest["max_megapixels"],
+        checksum=p.ingest["checksum"],
+        shard_size=p.ingest["shard_size"],
+        threads=snakemake.threads,
+        log=log,
+    )
+    manifest.to_csv(snakemake.output.manifest, index=False)
+    problems.to_csv(snakemake.output.problems, index=False)
+    shards.to_csv(snakemake.output.shards, index=False)

@@ -1,0 +1,24 @@
+"""Split the annotated sheets into train / val / test (rule split)."""
+
+import pandas as pd
+
+from herbseg.logs import job_log
+from herbseg.split import split_sheets
+
+with job_log(snakemake.log[0]) as log:
+    p = snakemake.params.split
+    resized = pd.concat([pd.read_csv(t, dtype={"sheet_id": str}) for t in snakemake.input.tables])
+    sheets = pd.concat(
+        [pd.read_csv(t, dtype=str, keep_default_na=False) for t in snakemake.input.sheets]
+    )
+    usable = resized[(resized["status"] == "ok") & resized["mask_frame_path"].notna()]
+    groups = None
+    if p["group_column"]:
+        lookup = sheets.set_index("sheet_id")[p["group_column"]]
+        groups = lookup.reindex(usable["sheet_id"]).fillna("").tolist()
+    split = split_sheets(usable["sheet_id"].tolist(), p, p["seed"], groups)
+    split.to_csv(snakemake.output[0], index=False)
+    log(
+        f"split {len(split)} annotated sheets: "
+        + ", ".join(f"{k} {v}" for k, v in split["split"].value_counts().sort_index().items())
+    )
