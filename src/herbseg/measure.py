@@ -69,7 +69,7 @@ def sheet_scale(row: dict, table_value: float | None, s: MeasureSettings) -> Sca
         ruler_enabled=s.ruler,
         min_ruler_confidence=s.min_ruler_confidence,
         min_dpi=s.min_dpi,
-        ignore=s.ignore_dpi,
+        ignore_dpi=s.ignore_dpi,
     )
     if scale.source == "ruler" and rgb is not None and scale.px_per_mm:
         # the ruler was found on a reduced decode: bring it back to the sheet's own pixels

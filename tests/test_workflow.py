@@ -1,0 +1,182 @@
+"""End-to-end: the real Snakefile in a subprocess on tiny collections.
+
+One run on a tiny synthetic collection (synth → … → demo_check) and one on a user folder with
+broken files; both are checked file by file, column by column, and the rerun plans are read from
+Snakemake's own dry run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from tests.conftest import REPO, write_mask_file, write_sheet
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TINY = {
+    "resize": {"size": 64},
+    "model": {"encoder": "resnet18", "encoder_weights": None},
+    "train": {"epochs": 1, "batch_size": 4, "num_workers": 0, "lr": 1e-3},
+    "predict": {"batch_size": 4},
+    "measure": {"min_leaf_px": 20},
+    "threads": {"ingest": 2, "resize": 2, "train": 2, "predict": 2, "measure": 1},
+}
+
+
+def run_snakemake(workdir: Path, config: dict, *args: str, check: bool = True):
+    cfg = workdir / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    cmd = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(cfg), "--cores", "2", *args]  # fmt: skip
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def planned_rules(workdir: Path, config: dict, *args: str) -> dict[str, int]:
+    """The jobs a dry run would execute, read from Snakemake's job-stats table."""
+    out = run_snakemake(workdir, config, "-n", *args)
+    text = out.stdout + out.stderr
+    stats = text.split("Job stats:")[-1] if "Job stats:" in text else ""
+    jobs = {}
+    for line in stats.splitlines():
+        m = re.fullmatch(r"\s*([a-z_]+)\s+(\d+)\s*", line)
+        if m and m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def synth_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("synth_run")
+    config = {
+        **TINY,
+        "sheets": "demo/sheets",
+        "annotations": "demo/masks",
+        "results": "demo/results",
+        "synth": {
+            "enabled": True,
+            "n_sheets": 8,
+            "seed": 3,
+            "width": 300,
+            "height": 450,
+            "dpi": 60,
+            "truth": "demo/truth.csv",
+        },  # fmt: skip
+        "ingest": {"shard_size": 4},
+    }
+    run_snakemake(work, config)
+    return work, config
+
+
+def test_every_output_file_column_and_range(synth_run):
+    work, _ = synth_run
+    res = work / "demo" / "results"
+    manifest = pd.read_csv(res / "ingest" / "manifest.csv")
+    assert {"sheet_id", "path", "bytes", "width", "height", "mode", "dpi_x", "dpi_y", "has_mask",
+            "status", "error"} <= set(manifest.columns)  # fmt: skip
+    assert len(manifest) == 8 and (manifest["status"] == "ok").all()
+    assert (manifest["dpi_x"] == 60).all() and manifest["has_mask"].all()
+
+    split = pd.read_csv(res / "split" / "split.csv")
+    assert sorted(split["split"].unique()) == ["test", "train", "val"] and len(split) == 8
+
+    history = pd.read_csv(res / "train" / "history.csv")
+    assert list(history.columns) == ["epoch", "train_loss", "val_loss", "val_iou", "seconds"]
+    assert history["epoch"].tolist() == [1] and history["val_iou"].between(0, 1).all()
+    assert (res / "train" / "model" / "config.json").exists()
+
+    summary = pd.read_csv(res / "evaluate" / "summary.csv")
+    assert list(summary.columns) == ["iou", "dice", "precision", "recall", "accuracy", "n_sheets"]
+    assert summary["n_sheets"].iloc[0] == (split["split"] == "test").sum()
+    assert summary[["iou", "dice", "precision", "recall", "accuracy"]].stack().between(0, 1).all()
+    per_sheet = pd.read_csv(res / "evaluate" / "per_sheet.csv")
+    assert len(per_sheet) == summary["n_sheets"].iloc[0]
+
+    area = pd.read_csv(res / "leaf_area.csv")
+    assert {"sheet_id", "status", "width", "height", "leaf_px", "leaf_fraction", "n_leaves",
+            "px_per_mm", "scale_source", "leaf_area_mm2"} <= set(area.columns)  # fmt: skip
+    assert len(area) == len(manifest) and (area["status"] == "ok").all()
+    assert area["leaf_fraction"].between(0, 1).all()
+    assert set(area["scale_source"]) <= {"ruler", "dpi"}
+    assert area["px_per_mm"].between(60 / 25.4 * 0.9, 60 / 25.4 * 1.1).all()
+    ok = area["leaf_px"] > 0
+    expected_mm2 = area.loc[ok, "leaf_px"] / area.loc[ok, "px_per_mm"] ** 2
+    assert np.allclose(area.loc[ok, "leaf_area_mm2"], expected_mm2, rtol=0.02)
+
+    for row in area.itertuples():  # masks are in each sheet's own geometry
+        with Image.open(work / row.predicted_mask) as im:
+            assert im.size == (row.width, row.height)
+    traits = pd.read_csv(res / "leaf_traits.csv")
+    assert {"sheet_id", "leaf_id", "area_px", "area_mm2", "length_mm", "width_mm",
+            "intact"} <= set(traits.columns)  # fmt: skip
+    check = pd.read_csv(res / "demo_check.csv")
+    assert {"test_iou", "leaf_area_median_rel_error"} <= set(check["metric"])
+    assert (res / "logs" / "train.log").stat().st_size > 0
+    assert list((res / "benchmarks").rglob("*.tsv"))
+
+
+def test_forcerun_measure_reruns_only_measure_and_what_follows(synth_run):
+    work, config = synth_run
+    jobs = planned_rules(work, config, "--forcerun", "measure")
+    assert set(jobs) == {"measure", "aggregate", "demo_check", "all"}
+    assert jobs["measure"] == 2  # one job per shard
+
+
+def test_until_train_stops_at_train(synth_run):
+    work, config = synth_run
+    jobs = planned_rules(work, config, "--forcerun", "resize", "--until", "train")
+    assert set(jobs) == {"resize", "split", "train"}
+
+
+def test_changed_measure_setting_reruns_measure_not_training(synth_run):
+    work, config = synth_run
+    changed = {**config, "measure": {"min_leaf_px": 25}}
+    jobs = planned_rules(work, changed)
+    assert "train" not in jobs and "predict" not in jobs
+    assert {"measure", "aggregate"} <= set(jobs)
+
+
+def test_nothing_to_do_after_a_complete_run(synth_run):
+    work, config = synth_run
+    assert planned_rules(work, config) == {}
+
+
+def test_corrupt_and_truncated_sheets_are_reported_and_the_run_completes(tmp_path):
+    sheets, masks = tmp_path / "sheets", tmp_path / "masks"
+    for i in range(4):
+        write_sheet(sheets / f"s{i}.jpg", 120, 180, dpi=300, seed=i)
+        write_mask_file(masks / f"s{i}_mask.png", 60, 90)  # another size: mapped onto the sheet
+    (sheets / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is no jpeg")
+    full = write_sheet(tmp_path / "full.jpg", 200, 300).read_bytes()
+    (sheets / "truncated.jpg").write_bytes(full[: len(full) // 2])
+    config = {**TINY, "sheets": str(sheets), "annotations": str(masks),
+              "results": str(tmp_path / "results")}  # fmt: skip
+    run_snakemake(tmp_path, config)
+    res = tmp_path / "results"
+    manifest = pd.read_csv(res / "ingest" / "manifest.csv", keep_default_na=False)
+    area = pd.read_csv(res / "leaf_area.csv", keep_default_na=False)
+    assert len(area) == len(manifest) == 6
+    bad = area.set_index("sheet_id").loc[["corrupt", "truncated"]]
+    assert (bad["status"] == "error").all()
+    assert bad.loc["truncated", "error"] == "truncated"
+    assert (bad["leaf_area_mm2"] == "").all()
+    problems = pd.read_csv(res / "ingest" / "problems.csv")
+    assert {"corrupt", "truncated"} <= set(problems["sheet_id"])
+    assert (area.set_index("sheet_id").loc[[f"s{i}" for i in range(4)], "status"] == "ok").all()
