@@ -198,6 +198,8 @@ def build_manifest(
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         rows = list(pool.map(lambda p: _inspect(p, max_megapixels, checksum), sheets["path"]))
     facts = pd.DataFrame(rows, index=sheets.index)
+    for col in ("bytes", "width", "height"):  # whole numbers, empty for unreadable files
+        facts[col] = facts[col].astype("Int64")
     out = pd.concat([sheets[["sheet_id", "path"]], facts], axis=1)
     first_path = out.groupby("sheet_id")["path"].transform("first")
     dup = out["sheet_id"].duplicated(keep="first")
