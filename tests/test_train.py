@@ -1,0 +1,257 @@
+"""Training: outputs, crash-and-resume, determinism, augmentation, config changes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from herbseg.data import FrameDataset, build_augmentation
+from herbseg.images import write_mask, write_rgb
+from herbseg.train import HISTORY_COLUMNS, KILL_ENV, TrainConfig, read_history, train
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+SIZE = 64
+
+
+def synthetic_frames(root: Path, n: int, seed: int = 0) -> list[tuple[Path, Path]]:
+    """Light noisy paper with dark green elliptic 'leaves', and their 0/255 masks."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    items = []
+    for i in range(n):
+        img = (225 + rng.integers(0, 20, (SIZE, SIZE, 3))).astype(np.uint8)
+        mask = np.zeros((SIZE, SIZE), bool)
+        for _ in range(rng.integers(1, 4)):
+            cy, cx = rng.integers(8, SIZE - 8, 2)
+            ry, rx = rng.integers(4, 14, 2)
+            mask |= ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+        img[mask] = (40, 90, 30)
+        items.append((root / f"sheet{i}.png", root / f"sheet{i}_mask.png"))
+        write_rgb(items[-1][0], img)
+        write_mask(items[-1][1], mask)
+    return items
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory) -> tuple[list, list]:
+    items = synthetic_frames(tmp_path_factory.mktemp("frames"), 8)
+    return items[:6], items[6:]
+
+
+def small_config(**overrides) -> TrainConfig:
+    base = dict(
+        encoder="mobilenet_v2", encoder_weights=None, epochs=2, batch_size=3, num_workers=0,
+        device="cpu", threads=1, deterministic=True, seed=0,
+    )
+    return TrainConfig(**{**base, **overrides})
+
+
+def weights_equal(a: Path, b: Path) -> bool:
+    sa, sb = load_file(str(a)), load_file(str(b))
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def without_seconds(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def reference_run(frames, tmp_path_factory) -> Path:
+    """An uninterrupted deterministic 4-epoch run, the yardstick for resume and determinism."""
+    out = tmp_path_factory.mktemp("reference")
+    train(*frames, out, small_config(epochs=4), log=lambda s: None)
+    return out
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_train_two_epochs_writes_everything(frames, tmp_path):
+    lines: list[str] = []
+    result = train(*frames, tmp_path, small_config(), log=lines.append)
+
+    with open(tmp_path / "history.csv") as f:
+        assert f.readline().strip() == ",".join(HISTORY_COLUMNS)
+    rows = read_history(tmp_path / "history.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert all(0.0 <= float(r["val_iou"]) <= 1.0 for r in rows)
+
+    model_dir = tmp_path / "model"
+    assert {"config.json", "model.safetensors", "model_card.json"} <= {
+        p.name for p in model_dir.iterdir()
+    }
+    card = json.loads((model_dir / "model_card.json").read_text())
+    assert card["config"]["encoder"] == "mobilenet_v2"
+    assert card["epochs_run"] == 2 and card["best_epoch"] in (1, 2)
+    assert set(card["versions"]) >= {"torch", "segmentation-models-pytorch", "albumentations",
+                                     "numpy", "herbseg"}
+    assert len(card["training_data_sha256"]) == 64 and len(card["split_ids_sha256"]) == 64
+    assert card["created_utc"].endswith("+00:00")
+
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ckpt["epoch"] == 2 and len(ckpt["history"]) == 2
+
+    assert set(result) == {"epochs_run", "best_epoch", "best_val_iou", "device", "seconds",
+                           "images_per_second"}
+    assert result["epochs_run"] == 2 and result["device"] == "cpu"
+    assert result["best_val_iou"] == pytest.approx(float(rows[result["best_epoch"] - 1]["val_iou"]))
+    epoch_lines = [s for s in lines if s.startswith("epoch ")]
+    assert len(epoch_lines) == 2
+    assert epoch_lines[0].startswith("epoch 1/2 train_loss ") and "val_iou" in epoch_lines[0]
+    assert "(eta " in epoch_lines[0]
+
+    # A finished run started again does nothing and reports the same result.
+    again = train(*frames, tmp_path, small_config(), log=lines.append)
+    assert again["epochs_run"] == 2 and again["best_epoch"] == result["best_epoch"]
+    assert len(read_history(tmp_path / "history.csv")) == 2
+
+
+def test_config_change_starts_over(frames, tmp_path):
+    train(*frames, tmp_path, small_config(epochs=1), log=lambda s: None)
+    lines: list[str] = []
+    train(*frames, tmp_path, small_config(epochs=1, lr=3e-4), log=lines.append)
+    assert any("different configuration" in s and "lr" in s for s in lines)
+    assert not any(s.startswith("resumed") for s in lines)
+    assert len(read_history(tmp_path / "history.csv")) == 1
+
+
+def test_no_validation_selects_by_train_loss_and_time_budget_stops(frames, tmp_path):
+    lines: list[str] = []
+    result = train(frames[0], [], tmp_path, small_config(epochs=5, max_train_minutes=1e-6),
+                   log=lines.append)
+    assert any(s.startswith("warning") and "training loss" in s for s in lines)
+    assert any("time budget" in s for s in lines)
+    assert result["epochs_run"] == 1 and result["best_val_iou"] is None
+    rows = read_history(tmp_path / "history.csv")
+    assert rows[0]["val_iou"] == "" and rows[0]["val_loss"] == ""
+    assert (tmp_path / "model" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize(("loss", "schedule"), [("bce_dice", "plateau"), ("bce", "cosine")])
+def test_losses_and_schedules_survive_a_resume(frames, tmp_path, loss, schedule):
+    cfg = small_config(epochs=1, loss=loss, lr_schedule=schedule)
+    train(*frames, tmp_path, cfg, log=lambda s: None)
+    lines: list[str] = []
+    # epochs and execution resources may change on resume
+    result = train(*frames, tmp_path, dataclasses.replace(cfg, epochs=2, threads=2, num_workers=1),
+                   log=lines.append)
+    assert any(s.startswith("resumed at epoch 2/2") for s in lines)
+    assert result["epochs_run"] == 2
+    rows = read_history(tmp_path / "history.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert all(np.isfinite(float(r["train_loss"])) for r in rows)
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ValueError, match="batch_size"):
+        small_config(batch_size=1).validate()
+    with pytest.raises(ValueError, match="unknown"):
+        TrainConfig.from_dict({"encoder": "resnet18", "learning_rate": 1})
+    assert TrainConfig.from_dict({"epochs": 3}).epochs == 3
+
+
+# --------------------------------------------------------------------------- resume & determinism
+
+
+def test_killed_run_resumes_after_last_checkpoint(frames, tmp_path, reference_run):
+    cfg = small_config(epochs=4)
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from herbseg.train import TrainConfig, train\n"
+        "a = json.loads(sys.argv[1])\n"
+        "items = [[(Path(i), Path(m)) for i, m in part] for part in a['items']]\n"
+        "train(items[0], items[1], Path(a['out']), TrainConfig(**a['cfg']))\n"
+    )
+    arg = json.dumps({
+        "items": [[(str(i), str(m)) for i, m in part] for part in frames],
+        "out": str(tmp_path), "cfg": dataclasses.asdict(cfg),
+    })
+    env = {**os.environ, KILL_ENV: "2", "PYTHONPATH": str(SRC), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run([sys.executable, "-c", script, arg], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert "epoch 2/4" in proc.stdout and "epoch 3/4" not in proc.stdout
+    assert [r["epoch"] for r in read_history(tmp_path / "history.csv")] == ["1", "2"]
+
+    lines: list[str] = []
+    result = train(*frames, tmp_path, cfg, log=lines.append)
+    assert any(s.startswith("resumed at epoch 3/4") for s in lines), lines
+    assert [s.split()[1] for s in lines if s.startswith("epoch ")] == ["3/4", "4/4"]
+    rows = read_history(tmp_path / "history.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2", "3", "4"]
+    assert result["epochs_run"] == 4
+    # Resuming replays exactly what an uninterrupted run computes.
+    assert without_seconds(rows) == without_seconds(read_history(reference_run / "history.csv"))
+    assert weights_equal(tmp_path / "model" / "model.safetensors",
+                         reference_run / "model" / "model.safetensors")
+
+
+def test_deterministic_runs_are_identical(frames, tmp_path, reference_run):
+    # Same config as the reference except DataLoader workers, which must not change anything.
+    train(*frames, tmp_path, small_config(epochs=4, num_workers=2), log=lambda s: None)
+    a = read_history(tmp_path / "history.csv")
+    b = read_history(reference_run / "history.csv")
+    assert without_seconds(a) == without_seconds(b)
+    assert weights_equal(tmp_path / "model" / "model.safetensors",
+                         reference_run / "model" / "model.safetensors")
+    ca = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"]
+    cb = torch.load(reference_run / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(ca[k], cb[k]) for k in ca)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_augmentation_keeps_size_and_binary_masks(frames):
+    aug = build_augmentation({"rotate": 30, "hflip": 0.5, "vflip": 0.5, "brightness": 0.2})
+    ds = FrameDataset(*zip(*frames[0], strict=True), aug)
+    x, y = ds[(0, 123)]
+    assert x.shape == (3, SIZE, SIZE) and x.dtype == torch.float32
+    assert y.shape == (1, SIZE, SIZE) and set(y.unique().tolist()) <= {0.0, 1.0}
+    x2, y2 = ds[(0, 123)]
+    assert torch.equal(x, x2) and torch.equal(y, y2)  # a draw is fixed by its seed
+    x3, _ = ds[(0, 124)]
+    assert not torch.equal(x, x3)
+
+
+def test_flips_are_drawn_independently(tmp_path):
+    """Seeding every transform alike would make hflip and vflip always coincide (2 corners)."""
+    img = np.full((32, 32, 3), 255, np.uint8)
+    img[:4, :4] = 0  # a dark corner to follow
+    write_rgb(tmp_path / "f.png", img)
+    write_mask(tmp_path / "m.png", np.zeros((32, 32), bool))
+    ds = FrameDataset([tmp_path / "f.png"], [tmp_path / "m.png"],
+                      build_augmentation({"hflip": 0.5, "vflip": 0.5}))
+    corners = set()
+    for seed in range(40):
+        x, _ = ds[(0, seed)]
+        top = bool(x[0, :16].mean() < x[0, 16:].mean())
+        left = bool(x[0, :, :16].mean() < x[0, :, 16:].mean())
+        corners.add((top, left))
+    assert len(corners) == 4
+
+
+def test_augmentation_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="unknown"):
+        build_augmentation({"rotation": 30})
+
+
+def test_dataset_without_transform_matches_preprocess(frames):
+    from herbseg.images import load_rgb, read_mask
+    from herbseg.model import preprocess
+
+    image_path, mask_path = frames[1][0]
+    x, y = FrameDataset([image_path], [mask_path])[0]
+    assert torch.equal(x, preprocess(load_rgb(image_path)[None])[0])
+    assert torch.equal(y[0].bool(), torch.from_numpy(read_mask(mask_path)))
