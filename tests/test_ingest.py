@@ -2,6 +2,7 @@ import os
 import time
 
 import pandas as pd
+import pytest
 
 from herbseg.ingest import assign_shards, discover_sheets, ingest, match_masks
 from tests.conftest import write_mask_file, write_sheet
@@ -89,3 +90,85 @@ def test_assign_shards_opens_new_shards_when_full():
     )
     shards = assign_shards(manifest, {"s0": "c00003"}, shard_size=2)
     assert shards.tolist() == ["c00003", "c00003", "c00000", "c00000", "c00001"]
+
+
+def test_permission_denied_is_a_row_not_a_crash(tmp_path, monkeypatch):
+    root = tmp_path / "s"
+    write_sheet(root / "a.jpg")
+    write_sheet(root / "locked.jpg")
+    real_open = open
+
+    def guarded(path, *args, **kwargs):
+        if str(path).endswith("locked.jpg"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", guarded)
+    for checksum in (True, False):
+        manifest, problems, _ = ingest(str(root), None, tmp_path / "out", checksum=checksum,
+                                       log=lambda m: None)  # fmt: skip
+        rows = manifest.set_index("sheet_id")
+        assert rows.loc["locked", "status"] == "error"
+        assert rows.loc["locked", "error"] == "permission denied"
+        assert rows.loc["a", "status"] == "ok"
+        assert list(problems["sheet_id"]) == ["locked"]
+
+
+def test_mask_aspect_mismatch_is_reported_and_unreadable_masks_detached(tmp_path):
+    root = tmp_path / "s"
+    for name in ("same", "squashed", "bigger", "broken"):
+        write_sheet(root / f"{name}.jpg", 120, 180)
+    write_mask_file(tmp_path / "m" / "same_mask.png", 60, 90)  # smaller, same shape: fine
+    write_mask_file(tmp_path / "m" / "bigger_mask.png", 122, 180)  # 1.7 % off: within 5 %
+    write_mask_file(tmp_path / "m" / "squashed_mask.png", 256, 384 * 3 // 4)
+    (tmp_path / "m" / "broken_mask.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    logs: list[str] = []
+    manifest, problems, _ = ingest(str(root), str(tmp_path / "m"), tmp_path / "out",
+                                   log=logs.append)  # fmt: skip
+    notes = problems.set_index("sheet_id")
+    assert set(notes.index) == {"squashed", "broken"}
+    assert notes.loc["squashed", "status"] == "aspect_mismatch"
+    assert "w/h 0.889" in notes.loc["squashed", "error"]
+    assert "w/h 0.667" in notes.loc["squashed", "error"]
+    assert "stretched onto the sheet" in notes.loc["squashed", "error"]
+    assert notes.loc["broken", "status"] == "error"
+    assert notes.loc["broken", "error"].startswith("mask unusable")
+    rows = manifest.set_index("sheet_id")
+    assert rows["has_mask"].to_dict() == {"bigger": True, "broken": False, "same": True,
+                                          "squashed": True}  # fmt: skip
+    assert "found 4, ok 4, error 0, duplicate 0" in logs[-1]
+    _, strict, _ = ingest(str(root), str(tmp_path / "m"), tmp_path / "out2",
+                          mask_aspect_tolerance=0.01, log=lambda m: None)  # fmt: skip
+    assert "bigger" in set(strict.loc[strict["status"] == "aspect_mismatch", "sheet_id"])
+
+
+def test_csv_id_column_and_clashing_columns(tmp_path):
+    write_sheet(tmp_path / "a.jpg")
+    write_sheet(tmp_path / "b.jpg")
+    csv = tmp_path / "list.csv"
+    pd.DataFrame(
+        {"path": ["a.jpg", "b.jpg"], "barcode": ["E001", ""], "status": ["loaned", "home"]}
+    ).to_csv(csv, index=False)
+    sheets = discover_sheets(csv, id_column="barcode")
+    assert list(sheets["sheet_id"]) == ["E001", "b"]  # an empty cell: the path rule
+    manifest, _, _ = ingest(str(csv), None, tmp_path / "out", id_column="barcode",
+                            log=lambda m: None)  # fmt: skip
+    assert list(manifest["status"]) == ["ok", "ok"]
+    assert list(manifest["source_status"]) == ["loaned", "home"]  # the list's own column kept
+    with pytest.raises(ValueError, match="id_column"):
+        discover_sheets(tmp_path, id_column="barcode")  # a folder has no columns
+
+
+def test_violaceae_masks_are_squashed_and_reported(shared_data, tmp_path):
+    images = shared_data / "violaceae" / "images" / "V01"
+    masks = shared_data / "violaceae" / "masks"
+    manifest, problems, _ = ingest(
+        str(images), str(masks), tmp_path / "out", checksum=False, log=lambda m: None
+    )
+    annotated = manifest[manifest["has_mask"]]
+    ratio = annotated["width"] / annotated["height"]
+    off = annotated.loc[(ratio / (256 / 384) - 1).abs() > 0.05, "sheet_id"]  # the 3:4 sheets
+    assert len(off) >= 1
+    squashed = problems[problems["status"] == "aspect_mismatch"]
+    assert set(squashed["sheet_id"]) == set(off)
+    assert squashed["error"].str.contains("256×384").all()

@@ -7,6 +7,7 @@ Snakemake's own dry run.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -106,6 +107,9 @@ def test_every_output_file_column_and_range(synth_run):
     assert list(summary.columns) == ["iou", "dice", "precision", "recall", "accuracy", "n_sheets"]
     assert summary["n_sheets"].iloc[0] == (split["split"] == "test").sum()
     assert summary[["iou", "dice", "precision", "recall", "accuracy"]].stack().between(0, 1).all()
+    card = json.loads((res / "train" / "model_card.json").read_text())
+    assert card["test_metrics"]["iou"] == pytest.approx(summary["iou"].iloc[0])
+    assert len(card["split_sheet_ids_sha256"]) == 64 and card["versions"]["torch"]
     per_sheet = pd.read_csv(res / "evaluate" / "per_sheet.csv")
     assert len(per_sheet) == summary["n_sheets"].iloc[0]
 

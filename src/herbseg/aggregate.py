@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from herbseg.ingest import MANIFEST_COLUMNS
 
-def _read(paths: Sequence[str]) -> pd.DataFrame:
-    frames = [
-        pd.read_csv(p, dtype={"sheet_id": str, "path": str}, keep_default_na=False, na_values=[""])
-        for p in paths
-    ]
+
+def _read(paths: Sequence[str], text: Sequence[str] = ()) -> pd.DataFrame:
+    """``text`` columns stay as written: a catalogue number 0007 must not come back as 7.0."""
+    dtype = {"sheet_id": str, "path": str} | dict.fromkeys(text, str)
+    frames = [pd.read_csv(p, dtype=dtype, keep_default_na=False, na_values=[""]) for p in paths]
     frames = [f for f in frames if len(f.columns)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -21,10 +22,9 @@ def aggregate(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One sheet row per manifest row, in manifest order; a row missing from every shard is added
     as ``status=error`` so the count of rows in always equals the count of rows out."""
-    manifest = pd.read_csv(
-        manifest_path, dtype={"sheet_id": str, "path": str}, keep_default_na=False
-    )
-    sheets = _read(sheet_tables)
+    manifest = pd.read_csv(manifest_path, dtype=str, keep_default_na=False)
+    carried = [c for c in manifest.columns if c not in MANIFEST_COLUMNS]
+    sheets = _read(sheet_tables, carried)
     key = ["sheet_id", "path"]
     if len(sheets):
         order = manifest[key].reset_index().rename(columns={"index": "_order"})
@@ -36,7 +36,7 @@ def aggregate(
         sheets = pd.DataFrame(columns=[*key, "status", "error", "_order"])
     lost = manifest.loc[~manifest.set_index(key).index.isin(sheets.set_index(key).index)]
     if len(lost):
-        fill = lost[[*key, "status", "error", "shard"]].copy()
+        fill = lost[[*key, "status", "error", "shard", *carried]].copy()
         fill["status"] = "error"
         fill["error"] = "not measured: missing from every shard table"
         fill["_order"] = lost.index

@@ -6,12 +6,15 @@ frame), because that is the mask users measure leaves on.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from herbseg.images import read_mask
 from herbseg.metrics import confusion, scores
+from herbseg.model import read_card
 
 SCORE_COLUMNS = ["iou", "dice", "precision", "recall", "accuracy"]
 
@@ -83,3 +86,19 @@ def evaluate_split(
             f"{', '.join(items.loc[missing, 'sheet_id'])}"
         )
     return evaluate(items)
+
+
+def card_with_metrics(model_dir: str, summary: pd.DataFrame, split_csv: str) -> dict:
+    """The model card completed with what only evaluation knows: the test figures and the split.
+
+    It is written beside the model rather than into it, so the trained model folder stays exactly
+    what ``train`` produced.
+    """
+    card = read_card(model_dir)
+    split = pd.read_csv(split_csv, dtype={"sheet_id": str})
+    ids = "\n".join(f"{s}\t{i}" for s, i in sorted(zip(split["split"], split["sheet_id"])))
+    card["split_sheet_ids_sha256"] = hashlib.sha256(ids.encode()).hexdigest()
+    card["split_counts"] = {k: int(v) for k, v in split["split"].value_counts().items()}
+    card["test_metrics"] = {k: float(v) for k, v in summary.iloc[0].items() if k != "n_sheets"}
+    card["test_metrics"]["n_sheets"] = int(summary["n_sheets"].iloc[0])
+    return card

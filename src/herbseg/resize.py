@@ -21,6 +21,7 @@ from herbseg.images import (
     write_mask,
     write_rgb,
 )
+from herbseg.progress import Progress
 
 RESIZE_COLUMNS = ["sheet_id", "status", "error", "frame_path", "mask_frame_path", *GEOMETRY_COLUMNS]
 
@@ -74,11 +75,17 @@ def resize_shard(
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     (out_dir / "masks").mkdir(parents=True, exist_ok=True)
     records = rows.to_dict("records")
+    progress = Progress(len(records), log, "resized")
+    done = []
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        done = list(
-            pool.map(lambda r: resize_sheet(r, out_dir, frame, mode, max_megapixels), records)
-        )
+        work = pool.map(lambda r: resize_sheet(r, out_dir, frame, mode, max_megapixels), records)
+        for row in work:
+            done.append(row)
+            progress.update()
     table = pd.DataFrame(done).reindex(columns=RESIZE_COLUMNS)
+    for col in GEOMETRY_COLUMNS:  # whole numbers, empty for failed sheets (never "120.0")
+        if col != "mode":
+            table[col] = table[col].astype("Int64")
     n_ok = int((table["status"] == "ok").sum())
     log(f"resized {n_ok}/{len(table)} sheets to {frame}×{frame} ({mode}) into {out_dir}")
     return table

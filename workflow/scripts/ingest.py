@@ -15,6 +15,10 @@ with job_log(snakemake.log[0]) as log:
         max_megapixels=p.ingest["max_megapixels"],
         checksum=p.ingest["checksum"],
         shard_size=p.ingest["shard_size"],
+        media_root=p.ingest["media_root"],
+        id_column=p.ingest["id_column"],
+        coco_categories=p.ingest["coco_categories"],
+        mask_aspect_tolerance=p.ingest["mask_aspect_tolerance"],
         threads=snakemake.threads,
         log=log,
     )
