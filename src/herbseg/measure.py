@@ -14,6 +14,7 @@ import pandas as pd
 from skimage.morphology import remove_small_objects
 
 from herbseg.images import SheetError, load_rgb, read_mask
+from herbseg.progress import Progress
 from herbseg.scale import Scale, resolve_scale
 from herbseg.traits import IntactRule, leaf_traits, sheet_summary
 
@@ -136,6 +137,7 @@ def measure_shard(
         and c not in ("bytes", "mode", "dpi_x", "dpi_y", "has_mask", "sha256", "mask_path")
     ]
     sheets, leaves = [], []
+    progress = Progress(len(rows), log, "measured")
     for row in rows.to_dict("records"):
         pred = preds.get(row["sheet_id"], {"status": "error", "error": "not predicted"})
         base = {
@@ -158,6 +160,7 @@ def measure_shard(
         else:
             base.update(width=row.get("width"), height=row.get("height"))
         sheets.append(base)
+        progress.update()
     sheet_table = pd.DataFrame(sheets).reindex(columns=SHEET_COLUMNS + extras)
     leaf_table = pd.concat(leaves, ignore_index=True) if leaves else pd.DataFrame()
     leaf_table = leaf_table.reindex(columns=TRAIT_COLUMNS)

@@ -26,8 +26,9 @@ class Progress:
     """Count finished items and log ``<verb> done/total <unit>, rate, eta`` now and then.
 
     A line is written every ``every_n`` items (default: a tenth of the total) or every
-    ``every_s`` seconds, whichever comes first, and always for the last item, so short shards
-    log about ten lines and a slow shard still shows signs of life.
+    ``every_s`` seconds, whichever comes first, and always for the last item, so a long shard
+    logs about ten lines and a slow one still shows signs of life. Lines are at least
+    ``min_gap_s`` apart: a shard done in a second needs its final line only.
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class Progress:
         unit: str = "sheets",
         every_n: int | None = None,
         every_s: float = 60.0,
+        min_gap_s: float = 5.0,
     ) -> None:
         self.total = total
         self.log = log
@@ -45,6 +47,7 @@ class Progress:
         self.unit = unit
         self.every_n = every_n or max(1, total // 10)
         self.every_s = every_s
+        self.min_gap_s = min_gap_s
         self.done = 0
         self._start = time.perf_counter()
         self._last_n = 0
@@ -54,10 +57,11 @@ class Progress:
         """Record ``n`` more finished items; logs when a reporting interval has passed."""
         self.done += n
         now = time.perf_counter()
+        since = now - self._last_t
         due = (
             self.done >= self.total
-            or self.done - self._last_n >= self.every_n
-            or now - self._last_t >= self.every_s
+            or since >= self.every_s
+            or (self.done - self._last_n >= self.every_n and since >= self.min_gap_s)
         )
         if due:
             self._last_n, self._last_t = self.done, now

@@ -12,11 +12,11 @@ rule aggregate:
     benchmark:
         res("benchmarks/aggregate.tsv")
     localrule: True
+    conda:
+        "../../envs/herbseg.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../envs/herbseg.yaml"
     script:
         "../scripts/aggregate.py"

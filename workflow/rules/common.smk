@@ -83,17 +83,95 @@ def scale_table_input(wildcards):
     return {"scale_table": table} if table else {}
 
 
+def mask_checksum_tables(wildcards):
+    return per_shard("checksums/masks/{shard}.csv", all_shards(wildcards))
+
+
+def report_html():
+    """Where `snakemake --report` is expected to write the report the bundle includes."""
+    return config["bundle"]["report"] or res("report.html")
+
+
+def bundle_report_input(wildcards):
+    """The report, once it exists: it is made after the run, so it cannot be required."""
+    return {"report": report_html()} if Path(report_html()).exists() else {}
+
+
 def final_outputs():
     outputs = [
         res("leaf_area.csv"),
         res("leaf_traits.csv"),
         res("evaluate/summary.csv"),
+        res("report/training.png"),
+        res("report/evaluation.png"),
+        res("report/collection.png"),
+        res("report/overlays"),
     ]
     if SYNTH:
         outputs.append(res("demo_check.csv"))
+    if config["bundle"]["enabled"]:
+        outputs.append(res("bundle"))
     return outputs
+
+
+# Job sizes: `resources:` of each rule, in MB and minutes. Threads come from `threads:` in the
+# config; Snakemake caps them at --cores (a workstation) or at the profile's max-threads (a
+# cluster), and memory at the profile's `resources: mem_mb`, so no job asks more than a node has.
+# Per-shard jobs are sized from their shard's own sheet list once ingest has written it (how many
+# sheets, the largest sheet's pixels), else from ingest.shard_size and ingest.max_megapixels.
+# Figures are generous upper bounds of the demo's benchmarks (a SLURM job ends at its runtime).
 
 
 def mem_for_frames(batch_size, frame, base_mb=2000):
     """Memory of a job holding a batch of frames and a DeepLabV3+ (activations dominate)."""
     return int(base_mb + batch_size * (frame / 512) ** 2 * 1500)
+
+
+def shard_size_mp(wildcards):
+    """Sheets in a shard and megapixels of its largest sheet, from the ingest shard list."""
+    fallback = config["ingest"]["shard_size"], config["ingest"]["max_megapixels"]
+    try:
+        rows = pd.read_csv(
+            res(f"ingest/shards/{wildcards.shard}.csv"), usecols=["width", "height"]
+        )
+    except (FileNotFoundError, ValueError):
+        return fallback
+    largest = (rows["width"] * rows["height"]).max() / 1e6
+    if pd.isna(largest):  # no readable sheet: the job only copies errors
+        return len(rows), 0.0
+    return len(rows), min(float(largest), fallback[1])
+
+
+def mem_for_sheets(bytes_per_px, per_thread=False, base_mb=1000, long_side=None):
+    """Memory of a shard job holding its largest sheet (scaled to ``long_side``), once or once
+    per thread."""
+
+    def mem_mb(wildcards, threads):
+        _, mp = shard_size_mp(wildcards)
+        if long_side:
+            mp = min(mp, long_side**2 / 1e6)
+        return int(base_mb + (threads if per_thread else 1) * mp * bytes_per_px)
+
+    return mem_mb
+
+
+def shard_runtime(seconds_per_mp, seconds_per_sheet=0.0, parallel=True, base_min=10):
+    """Minutes for a shard job: its sheets' work (shared among its threads when ``parallel``),
+    at a third of the demo's pace on a 2-core CPU."""
+
+    def runtime(wildcards, threads):
+        n, mp = shard_size_mp(wildcards)
+        seconds = (
+            n * (seconds_per_sheet + mp * seconds_per_mp) / (threads if parallel else 1)
+        )
+        return int(base_min + 3 * seconds / 60)
+
+    return runtime
+
+
+def train_runtime():
+    """Minutes for training: its time budget when the config sets one, else a day (the paper's
+    100 epochs on a GPU take hours; a job ended at its limit resumes from the epoch checkpoint).
+    """
+    budget = config["train"]["max_minutes"]
+    return int(budget + 30) if budget else 24 * 60

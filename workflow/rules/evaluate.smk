@@ -24,11 +24,11 @@ rule evaluate:
         res("logs/evaluate.log"),
     benchmark:
         res("benchmarks/evaluate.tsv")
+    conda:
+        "../../envs/herbseg.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/herbseg.yaml"
     script:
         "../scripts/evaluate.py"

@@ -10,6 +10,8 @@ checkpoint ingest:
         res("logs/ingest.log"),
     benchmark:
         res("benchmarks/ingest.tsv")
+    conda:
+        "../../envs/herbseg.yaml"
     threads: config["threads"]["ingest"]
     resources:
         mem_mb=4000,
@@ -18,7 +20,5 @@ checkpoint ingest:
         sheets=config["sheets"],
         annotations=config["annotations"],
         ingest=config["ingest"],
-    conda:
-        "../../envs/herbseg.yaml"
     script:
         "../scripts/ingest.py"

@@ -11,13 +11,13 @@ rule measure:
         res("logs/measure/{shard}.log"),
     benchmark:
         res("benchmarks/measure/{shard}.tsv")
-    threads: config["threads"]["measure"]
-    resources:
-        mem_mb=3000,
-        runtime=120,
-    params:
-        measure=config["measure"],
     conda:
         "../../envs/herbseg.yaml"
+    threads: config["threads"]["measure"]
+    resources:
+        mem_mb=mem_for_sheets(48),
+        runtime=shard_runtime(0.25, parallel=False),
+    params:
+        measure=config["measure"],
     script:
         "../scripts/measure.py"

@@ -10,14 +10,21 @@ rule predict:
         res("logs/predict/{shard}.log"),
     benchmark:
         res("benchmarks/predict/{shard}.tsv")
+    conda:
+        "../../envs/herbseg.yaml"
     threads: config["threads"]["predict"]
     resources:
-        mem_mb=mem_for_frames(config["predict"]["batch_size"], config["resize"]["size"]),
-        runtime=120,
+        mem_mb=mem_for_sheets(
+            10,
+            per_thread=True,
+            base_mb=mem_for_frames(
+                config["predict"]["batch_size"], config["resize"]["size"]
+            ),
+            long_side=config["predict"]["long_side"],
+        ),
+        runtime=shard_runtime(0.1, 2.0 * (config["resize"]["size"] / 512) ** 2),
         gpu=1 if uses_cuda("predict") else 0,
     params:
         predict=config["predict"],
-    conda:
-        "../../envs/herbseg.yaml"
     script:
         "../scripts/predict.py"

@@ -10,14 +10,14 @@ rule resize:
         res("logs/resize/{shard}.log"),
     benchmark:
         res("benchmarks/resize/{shard}.tsv")
+    conda:
+        "../../envs/herbseg.yaml"
     threads: config["threads"]["resize"]
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=mem_for_sheets(8, per_thread=True),
+        runtime=shard_runtime(0.1),
     params:
         resize=config["resize"],
         max_megapixels=config["ingest"]["max_megapixels"],
-    conda:
-        "../../envs/herbseg.yaml"
     script:
         "../scripts/resize.py"

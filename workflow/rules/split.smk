@@ -10,13 +10,13 @@ rule split:
     benchmark:
         res("benchmarks/split.tsv")
     localrule: True
+    conda:
+        "../../envs/herbseg.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
     params:
         split=config["split"],
-    conda:
-        "../../envs/herbseg.yaml"
     script:
         "../scripts/split.py"

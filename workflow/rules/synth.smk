@@ -10,14 +10,14 @@ if SYNTH:
             res("logs/synth.log"),
         benchmark:
             res("benchmarks/synth.tsv")
+        conda:
+            "../../envs/herbseg.yaml"
         threads: 2
         resources:
             mem_mb=2000,
             runtime=30,
         params:
             synth=config["synth"],
-        conda:
-            "../../envs/herbseg.yaml"
         script:
             "../scripts/synth.py"
 
@@ -34,11 +34,11 @@ if SYNTH:
         benchmark:
             res("benchmarks/demo_check.tsv")
         localrule: True
+        conda:
+            "../../envs/herbseg.yaml"
         threads: 1
         resources:
             mem_mb=500,
             runtime=5,
-        conda:
-            "../../envs/herbseg.yaml"
         script:
             "../scripts/demo_check.py"

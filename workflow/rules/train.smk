@@ -11,17 +11,17 @@ rule train:
         res("logs/train.log"),
     benchmark:
         res("benchmarks/train.tsv")
+    conda:
+        "../../envs/herbseg.yaml"
     threads: config["threads"]["train"]
     resources:
         mem_mb=mem_for_frames(
             config["train"]["batch_size"], config["resize"]["size"], 6000
         ),
-        runtime=24 * 60,
+        runtime=train_runtime(),
         gpu=1 if uses_cuda("train") else 0,
     params:
         model=config["model"],
         train=config["train"],
-    conda:
-        "../../envs/herbseg.yaml"
     script:
         "../scripts/train.py"

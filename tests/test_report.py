@@ -1,0 +1,254 @@
+"""The run report as a new user sees it: Snakemake's HTML report, opened in headless Chromium.
+
+Snakemake's report is a JavaScript application; the figures are only "in the report" if the page
+renders them, so the checks read the DOM after the scripts ran, not the HTML file. Chromium is
+needed: the test skips without it on a workstation, and fails in CI (``CI`` set), where
+``.ci/run`` installs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from herbseg import plots
+from tests.test_workflow import run_snakemake
+from tests.tiny_run import tiny_run
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=10000",
+]
+FIGURES = {  # result path suffix → report category
+    "report/training.png": "Training",
+    "report/evaluation.png": "Evaluation",
+    "report/collection.png": "Collection",
+}
+
+
+@pytest.fixture(scope="module")
+def browser() -> str:
+    exe = shutil.which("chromium")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; .ci/run installs it (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return exe
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[Path, dict, Path]:
+    work, config = tiny_run(tmp_path_factory)
+    html = work / "results" / "report.html"
+    run_snakemake(work, config, "--report", str(html))
+    return work, config, html
+
+
+def embedded(html: Path, name: str) -> dict:
+    """A JSON object the report embeds as ``var <name> = {...};``."""
+    text = html.read_text()
+    m = re.search(rf'<script id="{name}">\s*var {name} = (.*?);\s*</script>', text, re.S)
+    assert m, f"report has no {name} block"
+    return json.loads(m.group(1))
+
+
+def chromium(browser: str, page: Path, tmp: Path) -> tuple[str, Path]:
+    """Open ``page`` as a fresh 1400×1000 browser would: its DOM after the scripts ran, and a
+    screenshot."""
+    n = len(list(tmp.glob("profile-*")))
+    profile, shot = tmp / f"profile-{n}", tmp / f"{page.stem}-{n}.png"
+    proc = subprocess.run(
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--window-size=1400,1000",
+            f"--screenshot={shot}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+    )
+    return proc.stdout, shot
+
+
+def rendered(dom: str) -> str:
+    """What the page shows: the DOM without script and style bodies (the embedded data)."""
+    return re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S)
+
+
+def showing(html: Path, out: Path, key: str, category: str) -> Path:
+    """A copy of the report that, once loaded, opens ``category`` and views result ``key``,
+    as a user does by clicking the category and then the result's eye button."""
+    script = f"""<script>
+const wanted = {json.dumps(key)};
+const opened = setInterval(() => {{  // the app mounts asynchronously; wait for it
+  if (typeof app === "undefined" || !app) return;
+  clearInterval(opened);
+  app.showCategory({json.dumps(category)});
+  setTimeout(() => app.setView({{content: "img", resultPath: wanted,
+                                  contentPath: results[wanted].data_uri}}), 200);
+}}, 50);
+</script></body>"""
+    text = html.read_text()
+    i = text.rindex("</body>")
+    out.write_text(text[:i] + script + text[i + len("</body>") :])
+    return out
+
+
+def test_figures_tables_and_overlays_are_in_the_report(report):
+    _, _, html = report
+    results = embedded(html, "results")
+    names = list(results)
+    for suffix in [*FIGURES, "evaluate/summary.csv", "evaluate/per_sheet.csv"]:
+        assert any(n.endswith(suffix) for n in names), suffix
+    overlays = [n for n in names if "/report/overlays/" in n]
+    reasons = {Path(n).parent.name for n in overlays}
+    assert reasons == {"worst-test", "problems", "random"}
+    assert sum("/random/" in n for n in overlays) == 2  # report.n_random of the tiny run
+    assert any(n.endswith("problems/unreadable-files.jpg") for n in overlays)
+    assert not any(n.endswith("leaf_area.csv") for n in names)  # a million rows: not embedded
+    for n in overlays:
+        assert results[n]["labels"] == {"sheet": Path(n).stem}
+        assert results[n]["data_uri"].startswith("data:image/jpeg;")
+    categories = embedded(html, "categories")
+    assert set(categories) == {"Training", "Evaluation", "Collection", "Overlays"}
+    assert set(categories["Overlays"]) == {"worst-test", "problems", "random"}
+
+
+def test_report_renders_in_headless_chromium(report, browser, tmp_path):
+    _, _, html = report
+    dom, shot = chromium(browser, html, tmp_path)
+    with Image.open(shot) as im:
+        assert im.size == (1400, 1000)
+        pixels = np.asarray(im.convert("L"))
+    assert pixels.std() > 20  # text, menu and rule graph, not a blank or loading page
+    dom = rendered(dom)
+    assert "herbseg: leaf masks and leaf measurements" in dom  # workflow.rst, rendered by JS
+    for category in ("Training", "Evaluation", "Collection", "Overlays"):
+        assert f"<span>{category}</span>" in dom  # the menu the app built
+    assert 'id="app"><div' in dom  # React mounted the app
+
+
+@pytest.mark.parametrize("suffix", list(FIGURES))
+def test_each_figure_page_shows_its_image(report, browser, tmp_path, suffix):
+    _, _, html = report
+    results = embedded(html, "results")
+    key = next(n for n in results if n.endswith(suffix))
+    page = showing(html, tmp_path / "page.html", key, FIGURES[suffix])
+    dom, shot = chromium(browser, page, tmp_path)
+    assert shot.stat().st_size > 10_000
+    dom = rendered(dom)
+    assert f'<img src="{results[key]["data_uri"]}"' in dom  # the figure itself is displayed
+    label = next(iter(results[key]["labels"].values()))
+    assert label in dom  # and listed in its category's menu
+
+
+def test_the_report_joins_the_bundle_on_the_next_run(report):
+    work, config, html = report
+    log = run_snakemake(work, config).stderr
+    ran = set(re.findall(r"^(?:local)?rule (\w+):$", log, re.M))
+    assert ran == {"bundle", "all"}  # the new report is the only change
+    copy = work / "results" / "bundle" / "results" / "report.html"
+    assert copy.read_bytes() == html.read_bytes()
+
+
+# --- the figure functions on their own ------------------------------------------------------
+
+
+def _tables():
+    manifest = pd.DataFrame(
+        {
+            "sheet_id": ["a", "b", "c", "d", "a", "bad"],
+            "path": ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "a2.jpg", "bad.jpg"],
+            "status": ["ok"] * 4 + ["duplicate", "error"],
+            "mask_path": ["am.png", "bm.png", "", "", "", ""],
+            "width": ["10"] * 6,
+            "height": ["20"] * 6,
+        }
+    )
+    problems = pd.DataFrame(
+        {
+            "kind": ["sheet", "sheet", "annotation"],
+            "sheet_id": ["a", "bad", ""],
+            "path": ["a2.jpg", "bad.jpg", "orphan.png"],
+            "status": ["duplicate", "error", "unmatched"],
+            "error": ["duplicate sheet_id", "truncated", "no sheet for this mask"],
+        }
+    )
+    per_sheet = pd.DataFrame(
+        {
+            "sheet_id": ["a", "b"],
+            "iou": ["0.9", "0.4"],
+            "precision": ["1", "1"],
+            "recall": ["1", "1"],
+        }
+    )
+    leaf_area = manifest[["sheet_id", "path", "status"]].assign(
+        predicted_mask=["ma.png", "mb.png", "mc.png", "md.png", "", ""],
+        leaf_area_mm2=["5", "6", "", "8", "", ""],
+        n_leaves=["1", "2", "3", "4", "", ""],
+        scale_source=["dpi", "dpi", "none", "ruler", "", ""],
+        width="10",
+        height="20",
+    )
+    return manifest, problems, per_sheet, leaf_area
+
+
+def test_overlay_plan_picks_worst_problems_and_a_seeded_sample():
+    manifest, problems, per_sheet, leaf_area = _tables()
+    plan = plots.plan_overlays(
+        manifest, problems, per_sheet, leaf_area, n_worst=1, n_problems=5, n_random=2, seed=1
+    )
+    by_reason = {}
+    for item in plan.items:
+        by_reason.setdefault(item.reason, []).append(item)
+    assert [i.sheet_id for i in by_reason["worst-test"]] == ["b"]  # lowest IoU first
+    assert by_reason["worst-test"][0].annotation == "bm.png"
+    assert [i.path for i in by_reason["problems"]] == ["a2.jpg"]  # the duplicate can be drawn
+    assert any("bad" in line and "truncated" in line for line in plan.unreadable)
+    assert any("orphan.png" in line for line in plan.unreadable)
+    randoms = [i.sheet_id for i in by_reason["random"]]
+    assert len(randoms) == 2 and "b" not in randoms
+    again = plots.plan_overlays(
+        manifest, problems, per_sheet, leaf_area, n_worst=1, n_problems=5, n_random=2, seed=1
+    )
+    assert [i.sheet_id for i in again.items if i.reason == "random"] == randoms
+
+
+def test_figures_are_drawn_from_empty_and_unscaled_tables(tmp_path):
+    empty = pd.DataFrame(columns=["epoch", "train_loss", "val_loss", "val_iou", "seconds"])
+    plots.plot_training(empty, tmp_path / "t.png")
+    plots.plot_evaluation(
+        pd.DataFrame(columns=["sheet_id", "iou"]), pd.DataFrame(), tmp_path / "e.png"
+    )
+    unscaled = pd.DataFrame(
+        {
+            "status": ["ok", "error"],
+            "n_leaves": [3, None],
+            "leaf_area_mm2": [None, None],
+            "scale_source": ["none", ""],
+        }
+    )
+    plots.plot_collection(unscaled, tmp_path / "c.png")
+    for name in ("t.png", "e.png", "c.png"):
+        with Image.open(tmp_path / name) as im:
+            assert im.format == "PNG" and im.size[0] > 500

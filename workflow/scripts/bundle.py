@@ -1,0 +1,32 @@
+"""Write the run bundle, a Workflow Run RO-Crate (rule bundle)."""
+
+from pathlib import Path
+
+from herbseg.bundle import build_bundle
+from herbseg.logs import job_log
+
+with job_log(snakemake.log[0]) as log:
+    p = snakemake.params
+    results = [
+        path
+        for name, value in snakemake.input.items()
+        if name not in ("checksums", "report")
+        for path in ([value] if isinstance(value, str) else value)
+    ]
+    build_bundle(
+        snakemake.output[0],
+        results_dir=Path(snakemake.output[0]).parent,  # <results>/bundle
+        results=results,
+        mask_tables=snakemake.input.checksums,
+        config=snakemake.config,
+        configfiles=p.configfiles,
+        # scripts/ → workflow/ → the checkout holding the Snakefile
+        source_root=Path(snakemake.scriptdir).resolve().parents[1],
+        report=snakemake.input.get("report"),
+        copy_masks=p.bundle["copy_masks"],
+        name=p.bundle["name"],
+        license=p.bundle["license"],
+        authors=p.bundle["authors"],
+        threads=snakemake.threads,
+        log=log,
+    )
