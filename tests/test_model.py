@@ -137,7 +137,9 @@ def test_save_load_roundtrip_identical_outputs(tmp_path, no_network):
         expected = model(x)
     save_model(model, tmp_path / "m", {"note": "roundtrip"})
     assert {p.name for p in (tmp_path / "m").iterdir()} >= {
-        "config.json", "model.safetensors", "model_card.json"
+        "config.json",
+        "model.safetensors",
+        "model_card.json",
     }
     loaded = load_model(tmp_path / "m")
     assert not loaded.training
@@ -233,7 +235,10 @@ def test_hub_cache_layout_is_what_smp_itself_reads(hf_home):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(hf_home)}
     proc = subprocess.run(
         [sys.executable, "-c", code, str(snapshot / "model.safetensors")],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
 

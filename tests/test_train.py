@@ -50,8 +50,15 @@ def frames(tmp_path_factory) -> tuple[list, list]:
 
 def small_config(**overrides) -> TrainConfig:
     base = dict(
-        encoder="mobilenet_v2", encoder_weights=None, epochs=2, batch_size=3, num_workers=0,
-        device="cpu", threads=1, deterministic=True, seed=0,
+        encoder="mobilenet_v2",
+        encoder_weights=None,
+        epochs=2,
+        batch_size=3,
+        num_workers=0,
+        device="cpu",
+        threads=1,
+        deterministic=True,
+        seed=0,
     )
     return TrainConfig(**{**base, **overrides})
 
@@ -93,16 +100,27 @@ def test_train_two_epochs_writes_everything(frames, tmp_path):
     card = json.loads((model_dir / "model_card.json").read_text())
     assert card["config"]["encoder"] == "mobilenet_v2"
     assert card["epochs_run"] == 2 and card["best_epoch"] in (1, 2)
-    assert set(card["versions"]) >= {"torch", "segmentation-models-pytorch", "albumentations",
-                                     "numpy", "herbseg"}
+    assert set(card["versions"]) >= {
+        "torch",
+        "segmentation-models-pytorch",
+        "albumentations",
+        "numpy",
+        "herbseg",
+    }
     assert len(card["training_data_sha256"]) == 64 and len(card["split_ids_sha256"]) == 64
     assert card["created_utc"].endswith("+00:00")
 
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert ckpt["epoch"] == 2 and len(ckpt["history"]) == 2
 
-    assert set(result) == {"epochs_run", "best_epoch", "best_val_iou", "device", "seconds",
-                           "images_per_second"}
+    assert set(result) == {
+        "epochs_run",
+        "best_epoch",
+        "best_val_iou",
+        "device",
+        "seconds",
+        "images_per_second",
+    }
     assert result["epochs_run"] == 2 and result["device"] == "cpu"
     assert result["best_val_iou"] == pytest.approx(float(rows[result["best_epoch"] - 1]["val_iou"]))
     epoch_lines = [s for s in lines if s.startswith("epoch ")]
@@ -127,8 +145,9 @@ def test_config_change_starts_over(frames, tmp_path):
 
 def test_no_validation_selects_by_train_loss_and_time_budget_stops(frames, tmp_path):
     lines: list[str] = []
-    result = train(frames[0], [], tmp_path, small_config(epochs=5, max_train_minutes=1e-6),
-                   log=lines.append)
+    result = train(
+        frames[0], [], tmp_path, small_config(epochs=5, max_train_minutes=1e-6), log=lines.append
+    )
     assert any(s.startswith("warning") and "training loss" in s for s in lines)
     assert any("time budget" in s for s in lines)
     assert result["epochs_run"] == 1 and result["best_val_iou"] is None
@@ -143,8 +162,12 @@ def test_losses_and_schedules_survive_a_resume(frames, tmp_path, loss, schedule)
     train(*frames, tmp_path, cfg, log=lambda s: None)
     lines: list[str] = []
     # epochs and execution resources may change on resume
-    result = train(*frames, tmp_path, dataclasses.replace(cfg, epochs=2, threads=2, num_workers=1),
-                   log=lines.append)
+    result = train(
+        *frames,
+        tmp_path,
+        dataclasses.replace(cfg, epochs=2, threads=2, num_workers=1),
+        log=lines.append,
+    )
     assert any(s.startswith("resumed at epoch 2/2") for s in lines)
     assert result["epochs_run"] == 2
     rows = read_history(tmp_path / "history.csv")
@@ -173,13 +196,17 @@ def test_killed_run_resumes_after_last_checkpoint(frames, tmp_path, reference_ru
         "items = [[(Path(i), Path(m)) for i, m in part] for part in a['items']]\n"
         "train(items[0], items[1], Path(a['out']), TrainConfig(**a['cfg']))\n"
     )
-    arg = json.dumps({
-        "items": [[(str(i), str(m)) for i, m in part] for part in frames],
-        "out": str(tmp_path), "cfg": dataclasses.asdict(cfg),
-    })
+    arg = json.dumps(
+        {
+            "items": [[(str(i), str(m)) for i, m in part] for part in frames],
+            "out": str(tmp_path),
+            "cfg": dataclasses.asdict(cfg),
+        }
+    )
     env = {**os.environ, KILL_ENV: "2", "PYTHONPATH": str(SRC), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.run([sys.executable, "-c", script, arg], env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, arg], env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert "epoch 2/4" in proc.stdout and "epoch 3/4" not in proc.stdout
     assert [r["epoch"] for r in read_history(tmp_path / "history.csv")] == ["1", "2"]
@@ -193,8 +220,9 @@ def test_killed_run_resumes_after_last_checkpoint(frames, tmp_path, reference_ru
     assert result["epochs_run"] == 4
     # Resuming replays exactly what an uninterrupted run computes.
     assert without_seconds(rows) == without_seconds(read_history(reference_run / "history.csv"))
-    assert weights_equal(tmp_path / "model" / "model.safetensors",
-                         reference_run / "model" / "model.safetensors")
+    assert weights_equal(
+        tmp_path / "model" / "model.safetensors", reference_run / "model" / "model.safetensors"
+    )
 
 
 def test_deterministic_runs_are_identical(frames, tmp_path, reference_run):
@@ -203,8 +231,9 @@ def test_deterministic_runs_are_identical(frames, tmp_path, reference_run):
     a = read_history(tmp_path / "history.csv")
     b = read_history(reference_run / "history.csv")
     assert without_seconds(a) == without_seconds(b)
-    assert weights_equal(tmp_path / "model" / "model.safetensors",
-                         reference_run / "model" / "model.safetensors")
+    assert weights_equal(
+        tmp_path / "model" / "model.safetensors", reference_run / "model" / "model.safetensors"
+    )
     ca = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"]
     cb = torch.load(reference_run / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(ca[k], cb[k]) for k in ca)
@@ -231,8 +260,9 @@ def test_flips_are_drawn_independently(tmp_path):
     img[:4, :4] = 0  # a dark corner to follow
     write_rgb(tmp_path / "f.png", img)
     write_mask(tmp_path / "m.png", np.zeros((32, 32), bool))
-    ds = FrameDataset([tmp_path / "f.png"], [tmp_path / "m.png"],
-                      build_augmentation({"hflip": 0.5, "vflip": 0.5}))
+    ds = FrameDataset(
+        [tmp_path / "f.png"], [tmp_path / "m.png"], build_augmentation({"hflip": 0.5, "vflip": 0.5})
+    )
     corners = set()
     for seed in range(40):
         x, _ = ds[(0, seed)]
