@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -451,26 +453,34 @@ def assign_shards(manifest: pd.DataFrame, previous: dict[str, str], shard_size: 
     if shard_size < 1:
         raise ValueError("shard_size must be at least 1")
     kinds = [shard_kind(m, s) for m, s in zip(manifest["has_mask"], manifest["status"])]
-    shard = pd.Series([""] * len(manifest), index=manifest.index, dtype=object)
-    counts: dict[str, int] = {}
+    statuses = manifest["status"].tolist()
+    shard = [""] * len(manifest)
+    counts: Counter[str] = Counter()
     for i, (sid, kind) in enumerate(zip(manifest["sheet_id"], kinds)):
         old = previous.get(sid)
-        if old and old.startswith(kind) and manifest.at[manifest.index[i], "status"] != "duplicate":
-            shard.iat[i] = old
-            counts[old] = counts.get(old, 0) + 1
+        if old and old.startswith(kind) and statuses[i] != "duplicate":
+            shard[i] = old
+            counts[old] += 1
+    # Per kind: the open shards, smallest name first, and the numbers already taken. One pass
+    # over the sheets, so a million sheets take seconds, not a scan of every shard per sheet.
+    taken = {k: {int(s[1:]) for s in set(counts) | set(previous.values()) if s.startswith(k)}
+             for k in set(kinds)}  # fmt: skip
+    open_shards = {k: sorted(s for s, n in counts.items() if s.startswith(k) and n < shard_size)
+                   for k in set(kinds)}  # fmt: skip
     for i, kind in enumerate(kinds):
-        if shard.iat[i]:
+        if shard[i]:
             continue
-        open_shards = sorted(s for s, n in counts.items() if s.startswith(kind) and n < shard_size)
-        if open_shards:
-            name = open_shards[0]
-        else:
-            used = {int(s[1:]) for s in counts if s.startswith(kind)}
-            used |= {int(s[1:]) for s in set(previous.values()) if s.startswith(kind)}
-            name = f"{kind}{min(set(range(len(used) + 1)) - used):05d}"
-        shard.iat[i] = name
-        counts[name] = counts.get(name, 0) + 1
-    return shard
+        queue = open_shards[kind]
+        if not queue:
+            number = next(n for n in itertools.count() if n not in taken[kind])
+            taken[kind].add(number)
+            queue.append(f"{kind}{number:05d}")
+        name = queue[0]
+        shard[i] = name
+        counts[name] += 1
+        if counts[name] >= shard_size:
+            queue.pop(0)
+    return pd.Series(shard, index=manifest.index, dtype=object)
 
 
 def write_if_changed(path: Path, text: str) -> bool:
