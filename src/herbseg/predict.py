@@ -1,12 +1,16 @@
 """Segment every sheet of a shard and write its mask in the sheet's own geometry.
 
-Frames are decoded ahead in threads while the model works on the current batch, and masks are
-encoded in threads behind it, so neither disk nor PNG coding idles the model.
+The shard is streamed: frames are decoded a few batches ahead by a thread pool (one task per
+frame, so decoding runs on all of the job's threads), the model works on one batch at a time, and
+masks are brought back onto the sheet and PNG-encoded by the same pool behind it. Both queues are
+bounded, so a job's memory depends on the batch size and the sheet size, never on how many sheets
+the shard holds. Threads, not worker processes: Pillow and zlib release the GIL while decoding and
+encoding, the model's weights are not copied, and on a CPU-only node the model needs the cores.
 """
 
 from __future__ import annotations
 
-import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -16,8 +20,9 @@ import pandas as pd
 import torch
 
 from herbseg.geometry import Geometry, frame_to_sheet, output_size
-from herbseg.images import load_rgb, write_mask
+from herbseg.images import SheetError, load_rgb, write_mask
 from herbseg.infer import predict_proba
+from herbseg.progress import Progress
 
 PREDICT_COLUMNS = [
     "sheet_id",
@@ -29,6 +34,9 @@ PREDICT_COLUMNS = [
     "sheet_w",
     "sheet_h",
 ]
+# Batches decoded ahead of the model: one is enough to hide decoding behind a CPU forward pass;
+# the second covers a GPU, where a batch is done in a fraction of the time one frame decodes.
+PREFETCH_BATCHES = 2
 
 
 def _batches(rows: list[dict], size: int) -> Iterator[list[dict]]:
@@ -36,8 +44,19 @@ def _batches(rows: list[dict], size: int) -> Iterator[list[dict]]:
         yield rows[i : i + size]
 
 
-def _load(batch: list[dict]) -> np.ndarray:
-    return np.stack([load_rgb(r["frame_path"]) for r in batch])
+def _load(row: dict) -> np.ndarray | str:
+    """A frame, or the reason it cannot be read: one bad frame must not end a shard's job."""
+    try:
+        return load_rgb(row["frame_path"])
+    except SheetError as exc:
+        return f"frame unreadable: {exc.reason}"
+    except OSError as exc:
+        return f"frame unreadable: {exc}"
+
+
+def _failed(row: dict, error: str) -> dict:
+    return {"sheet_id": row["sheet_id"], "status": "error", "error": error, "mask_path": "",
+            "sheet_w": row.get("sheet_w"), "sheet_h": row.get("sheet_h")}  # fmt: skip
 
 
 def _write(
@@ -73,31 +92,57 @@ def predict_shard(
     threads: int = 1,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
-    """Predict all ``ok`` rows of a shard's resize table.
+    """Predict all ``ok`` rows of a shard's resize table; one output row per ``ok`` row, in order.
 
     Rows that failed earlier are left out: their status already travels in the shard list, and a
-    duplicate sheet id must not appear twice here.
+    duplicate sheet id must not appear twice here. A frame that cannot be read becomes an
+    ``error`` row instead of ending the job, so the other sheets of the shard are kept.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = resized[resized["status"] == "ok"].to_dict("records")
-    results: list[Future] = []
-    start = time.perf_counter()
-    done = 0
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as io:
-        batches = list(_batches(todo, max(1, batch_size)))
-        pending = io.submit(_load, batches[0]) if batches else None
+    batch_size = max(1, batch_size)
+    batches = list(_batches(todo, batch_size))
+    # Masks waiting to be written hold a frame of probabilities each (1 MB at 512 px); a few
+    # batches' worth keeps the encoders busy without letting a slow disk grow the backlog.
+    max_writes = max(2 * batch_size, 2 * threads)
+    done: dict[str, dict] = {}
+    progress = Progress(len(todo), log, "predicted")
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        loads: deque[list[Future]] = deque()
+        writes: deque[Future] = deque()
+
+        def submit_load(i: int) -> None:
+            if i < len(batches):
+                loads.append([pool.submit(_load, r) for r in batches[i]])
+
+        for i in range(PREFETCH_BATCHES):
+            submit_load(i)
         for i, batch in enumerate(batches):
-            images = pending.result()
-            pending = io.submit(_load, batches[i + 1]) if i + 1 < len(batches) else None
-            probs = predict_proba(model, images, device, amp=amp, channels_last=channels_last)
-            results += [
-                io.submit(_write, p, r, out_dir, long_side, threshold) for p, r in zip(probs, batch)
-            ]
-            done += len(batch)
-            rate = done / max(time.perf_counter() - start, 1e-9)
-            log(
-                f"predicted {done}/{len(todo)} sheets, {rate:.2f} sheets/s, "
-                f"eta {(len(todo) - done) / rate:.0f} s"
-            )
-        rows = [f.result() for f in results]
-    return pd.DataFrame(rows).reindex(columns=PREDICT_COLUMNS)
+            frames = [f.result() for f in loads.popleft()]
+            submit_load(i + PREFETCH_BATCHES)
+            good = [(r, a) for r, a in zip(batch, frames) if not isinstance(a, str)]
+            for r, a in zip(batch, frames):
+                if isinstance(a, str):
+                    done[r["sheet_id"]] = _failed(r, a)
+            if good:
+                probs = predict_proba(
+                    model,
+                    np.stack([a for _, a in good]),
+                    device,
+                    amp=amp,
+                    channels_last=channels_last,
+                )
+                for p, (r, _) in zip(probs, good):
+                    writes.append(pool.submit(_write, p, r, out_dir, long_side, threshold))
+            while len(writes) > max_writes:
+                row = writes.popleft().result()
+                done[row["sheet_id"]] = row
+            progress.update(len(batch))
+        for f in writes:
+            row = f.result()
+            done[row["sheet_id"]] = row
+    rows = [done[r["sheet_id"]] for r in todo]
+    failed = sum(r["status"] != "ok" for r in rows)
+    if failed:
+        log(f"{failed} of {len(rows)} frames could not be read; their rows say why")
+    return pd.DataFrame(rows, columns=PREDICT_COLUMNS)
