@@ -24,6 +24,8 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/measure.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/baseline.smk"
+include: "workflow/rules/bootstrap.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/bundle.smk"
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from skimage.morphology import remove_small_objects
 
 from herbseg.images import SheetError, load_rgb, read_mask
+from herbseg.postprocess import PostprocessSettings, clean
 from herbseg.progress import Progress
 from herbseg.scale import Scale, resolve_scale
 from herbseg.traits import IntactRule, leaf_traits, sheet_summary
@@ -42,6 +42,8 @@ class MeasureSettings:
     ruler_long_side: int = 2000
     min_dpi: float = 100.0
     ignore_dpi: tuple[float, ...] = field(default=(72.0, 96.0))
+    # The config's `postprocess:` clean-up; `min_leaf_px` is applied through it as well.
+    postprocess: PostprocessSettings = field(default_factory=PostprocessSettings)
 
 
 def _float(v) -> float | None:
@@ -86,7 +88,7 @@ def measure_sheet(
     sheet_w, sheet_h = int(row["width"]), int(row["height"])
     f = mask.shape[1] / sheet_w  # mask pixels per sheet pixel
     min_px = max(1, round(s.min_leaf_px * f * f))
-    mask = remove_small_objects(mask, max_size=min_px - 1, connectivity=2) if min_px > 1 else mask
+    mask = clean(mask, s.postprocess.with_min_component(s.min_leaf_px), scale=f)
     scale = sheet_scale(row, table_value, s)
     mask_ppm = scale.px_per_mm * f if scale.px_per_mm else None
     rule = IntactRule(

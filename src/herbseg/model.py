@@ -8,6 +8,7 @@ that says how to provide them, instead of hanging in a download or training from
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -174,6 +175,49 @@ def _load_encoder(model: torch.nn.Module, state: dict[str, torch.Tensor], source
             f"encoder weights in {source} do not fit encoder "
             f"{model.encoder.__class__.__name__}: {exc}"
         ) from exc
+
+
+def _init_weights_path(model_dir: str | os.PathLike) -> Path:
+    path = Path(model_dir) / _WEIGHTS_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"train.init_from {model_dir} is not a saved herbseg model (no {_WEIGHTS_NAME})"
+        )
+    return path
+
+
+def init_weights_sha256(model_dir: str | os.PathLike) -> str:
+    """Checksum of a saved model's weights: what ``init_from`` contributes to a run's identity."""
+    digest = hashlib.sha256()
+    with open(_init_weights_path(model_dir), "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fits(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> bool:
+    return set(state) == set(own) and all(state[k].shape == own[k].shape for k in own)
+
+
+def load_init_weights(model: torch.nn.Module, model_dir: str | os.PathLike) -> str:
+    """Start ``model`` from a saved model (``train.init_from``, e.g. one trained on synthetic
+    sheets): all weights when the architectures match, else the encoder's when the encoders do.
+
+    Returns ``"full"`` or ``"encoder"``. Weights that fit neither are an error rather than a
+    partial load, which would look like a training problem much later.
+    """
+    state = load_file(str(_init_weights_path(model_dir)), device="cpu")
+    if _fits(state, model.state_dict()):
+        model.load_state_dict(state)
+        return "full"
+    encoder = {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
+    if encoder and _fits(encoder, model.encoder.state_dict()):
+        model.encoder.load_state_dict(encoder)
+        return "encoder"
+    raise ValueError(
+        f"train.init_from {model_dir}: its weights fit neither this model nor its encoder "
+        f"{model.encoder.__class__.__name__} (train it with the same model.encoder)"
+    )
 
 
 def save_model(model: torch.nn.Module, out_dir: str | os.PathLike, card: dict[str, Any]) -> None:

@@ -46,7 +46,14 @@ from herbseg.data import (
 )
 from herbseg.infer import autocast_for
 from herbseg.metrics import scores
-from herbseg.model import build_model, resolve_device, save_model, update_card
+from herbseg.model import (
+    build_model,
+    init_weights_sha256,
+    load_init_weights,
+    resolve_device,
+    save_model,
+    update_card,
+)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "herbseg-checkpoint/1"
@@ -98,6 +105,7 @@ class TrainConfig:
     lr_schedule: str | None = None  # None | "cosine" | "plateau"
     threads: int | None = None  # torch.set_num_threads on CPU
     max_train_minutes: float | None = None  # stop after the epoch that crosses it
+    init_from: str | None = None  # a saved model folder whose weights start training
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -380,6 +388,8 @@ def _identity(cfg: TrainConfig, checksum: str) -> dict[str, Any]:
     """What must match for a checkpoint to be continued: the config (bar budgets) and the data."""
     ident = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE_CHANGES}
     ident["data_checksum"] = checksum
+    if cfg.init_from:  # the same path may hold another model later: its weights count
+        ident["init_from_sha256"] = init_weights_sha256(cfg.init_from)
     return ident
 
 
@@ -608,6 +618,7 @@ class _Parts:
     val_loader: DataLoader | None
     device: torch.device
     gpu: _Gpu
+    init: str | None = None  # what init_from loaded: 'full' or 'encoder'
 
 
 def _build(
@@ -619,7 +630,10 @@ def _build(
     """Seed first, so weight initialisation is part of what ``seed`` reproduces."""
     gpu = _Gpu.resolve(cfg, device)
     _seed_everything(cfg.seed)
-    model = build_model(cfg.encoder, cfg.encoder_weights, cfg.encoder_weights_file)
+    # init_from replaces the encoder's weights anyway, so ImageNet weights are not loaded then.
+    weights = None if cfg.init_from else cfg.encoder_weights
+    model = build_model(cfg.encoder, weights, cfg.encoder_weights_file)
+    init = load_init_weights(model, cfg.init_from) if cfg.init_from else None
     model = model.to(device=device, memory_format=gpu.memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sampler = SeededSampler(len(train_items), cfg.seed, shuffle=True)
@@ -638,6 +652,7 @@ def _build(
         val_loader=val_loader,
         device=device,
         gpu=gpu,
+        init=init,
     )
 
 
@@ -718,6 +733,8 @@ def _run(
     data = _data_facts(train_items, val_items)
     ident = _identity(cfg, data["training_data_sha256"])
     parts = _build(train_items, val_items, cfg, device)
+    if parts.init:
+        log(f"initialised from {cfg.init_from} ({parts.init} weights)")
     state = _start_state(parts, out_dir, cfg, ident, log)
     log(
         f"training {cfg.encoder} on {device}: {len(train_items)} train / {len(val_items)} val "

@@ -1,3 +1,5 @@
+import functools
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -87,6 +89,39 @@ def mask_checksum_tables(wildcards):
     return per_shard("checksums/masks/{shard}.csv", all_shards(wildcards))
 
 
+def has_annotations():
+    """Whether the run has annotated sheets (the demo generates its own)."""
+    return SYNTH or bool(config["annotations"])
+
+
+def train_init_input(wildcards):
+    """The model training starts from (`train.init_from`), so a changed one retrains."""
+    init = config["train"]["init_from"]
+    return {"init": init} if init else {}
+
+
+def bootstrap_source():
+    """`bootstrap.source` resolved: `auto` is the trained model when there are annotations to
+    train it on, else the baseline."""
+    source = config["bootstrap"]["source"]
+    if source == "auto":
+        return "model" if has_annotations() else "baseline"
+    return source
+
+
+def bootstrap_input(wildcards):
+    """The manifest, plus the predictions of the unannotated shards (model) or the fitted
+    baseline (baseline with annotations; without, it falls back to Otsu)."""
+    inputs = {"manifest": res("ingest/manifest.csv")}
+    if bootstrap_source() == "model":
+        table = shard_table()
+        shards = table.loc[table["kind"] != "annotated", "shard"]
+        inputs["predictions"] = per_shard("predict/{shard}/predict.csv", shards)
+    elif has_annotations():
+        inputs["baseline"] = res("baseline/model.json")
+    return inputs
+
+
 def report_html():
     """Where `snakemake --report` is expected to write the report the bundle includes."""
     return config["bundle"]["report"] or res("report.html")
@@ -109,6 +144,8 @@ def final_outputs():
     ]
     if SYNTH:
         outputs.append(res("demo_check.csv"))
+    if has_annotations():
+        outputs.append(res("baseline/summary.csv"))
     if config["bundle"]["enabled"]:
         outputs.append(res("bundle"))
     return outputs
@@ -127,19 +164,28 @@ def mem_for_frames(batch_size, frame, base_mb=2000):
     return int(base_mb + batch_size * (frame / 512) ** 2 * 1500)
 
 
+@functools.lru_cache(maxsize=4096)
+def _shard_extent(path, mtime_ns):
+    """Sheets in a shard list and megapixels of its largest readable sheet (NaN when none).
+
+    Cached on the file's mtime: the resource functions of a shard's jobs ask several times while
+    planning, and re-reading a thousand shard lists each time dominated a million-sheet plan.
+    """
+    rows = pd.read_csv(path, usecols=["width", "height"])
+    return len(rows), (rows["width"] * rows["height"]).max() / 1e6
+
+
 def shard_size_mp(wildcards):
     """Sheets in a shard and megapixels of its largest sheet, from the ingest shard list."""
     fallback = config["ingest"]["shard_size"], config["ingest"]["max_megapixels"]
+    path = res(f"ingest/shards/{wildcards.shard}.csv")
     try:
-        rows = pd.read_csv(
-            res(f"ingest/shards/{wildcards.shard}.csv"), usecols=["width", "height"]
-        )
+        n, largest = _shard_extent(path, os.stat(path).st_mtime_ns)
     except (FileNotFoundError, ValueError):
         return fallback
-    largest = (rows["width"] * rows["height"]).max() / 1e6
     if pd.isna(largest):  # no readable sheet: the job only copies errors
-        return len(rows), 0.0
-    return len(rows), min(float(largest), fallback[1])
+        return n, 0.0
+    return n, min(float(largest), fallback[1])
 
 
 def mem_for_sheets(bytes_per_px, per_thread=False, base_mb=1000, long_side=None):

@@ -19,5 +19,6 @@ rule measure:
         runtime=shard_runtime(0.25, parallel=False),
     params:
         measure=config["measure"],
+        postprocess=config["postprocess"],
     script:
         "../scripts/measure.py"

@@ -2,6 +2,7 @@
 # Snakemake does not delete it before a rerun and training resumes after a crash.
 rule train:
     input:
+        unpack(train_init_input),
         split=res("split/split.csv"),
         tables=annotated_resize_tables,
     output:

@@ -4,6 +4,7 @@ import pandas as pd
 
 from herbseg.logs import job_log
 from herbseg.measure import MeasureSettings, measure_shard
+from herbseg.postprocess import PostprocessSettings
 from herbseg.scale import load_scale_table
 
 with job_log(snakemake.log[0]) as log:
@@ -18,6 +19,7 @@ with job_log(snakemake.log[0]) as log:
         ruler_long_side=p["ruler_long_side"],
         min_dpi=p["min_dpi"],
         ignore_dpi=tuple(p["ignore_dpi"]),
+        postprocess=PostprocessSettings.from_dict(snakemake.params.postprocess),
     )
     table = load_scale_table(snakemake.input.scale_table) if p["scale_table"] else None
     rows = pd.read_csv(snakemake.input.sheets, dtype=str, keep_default_na=False)

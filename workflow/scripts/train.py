@@ -38,6 +38,7 @@ with job_log(snakemake.log[0]) as log:
         lr_schedule=t["lr_schedule"],
         threads=snakemake.threads,
         max_train_minutes=t["max_minutes"],
+        init_from=t["init_from"],
     )
     result = train(
         pairs("train"), pairs("val"), Path(snakemake.output.history).parent, cfg, log=log

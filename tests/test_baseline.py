@@ -1,0 +1,121 @@
+"""The classical baseline on a drawn sheet: plant found, table, label, chart and stamp ignored."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw
+
+from herbseg.baseline import (
+    BaselineSettings,
+    find_sheet,
+    fit_model,
+    load_fitted,
+    save_fitted,
+    segment,
+    segment_rows,
+)
+from herbseg.images import read_mask
+from herbseg.metrics import confusion, scores
+from herbseg.predict import PREDICT_COLUMNS
+
+W, H = 300, 400
+SETTINGS = BaselineSettings(method="otsu", long_side=400, min_component_px=30, fill_holes_px=50)
+
+
+def drawn_sheet(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A photographed sheet: dark table, cream paper, leaves and a stem, a printed label with
+    text, a colour chart and a purple stamp. Returns the RGB image and the plant mask."""
+    rng = np.random.default_rng(seed)
+    im = Image.new("RGB", (W, H), (70, 50, 35))  # the table around the sheet
+    d = ImageDraw.Draw(im)
+    d.rectangle([20, 15, W - 20, H - 15], fill=(236, 230, 212))  # paper
+    plant = Image.new("L", (W, H), 0)
+    p = ImageDraw.Draw(plant)
+    for _ in range(5):
+        cx, cy = rng.integers(80, 220), rng.integers(60, 230)
+        box = [cx - 22, cy - 12, cx + 22, cy + 12]
+        green = tuple(int(v) for v in rng.integers([50, 90, 30], [90, 140, 60]))
+        d.ellipse(box, fill=green)
+        p.ellipse(box, fill=255)
+    d.line([150, 240, 160, 330], fill=(110, 85, 45), width=4)  # brown stem
+    p.line([150, 240, 160, 330], fill=255, width=4)
+    d.rectangle([170, 320, 270, 370], fill=(245, 245, 243))  # label card
+    for y in range(328, 366, 7):
+        d.line([176, y, 262, y], fill=(30, 30, 30), width=2)  # its text
+    for i, colour in enumerate([(200, 30, 30), (30, 60, 200), (230, 200, 20), (40, 150, 60)]):
+        d.rectangle([30 + 22 * i, 330, 50 + 22 * i, 350], fill=colour)  # colour chart
+    d.ellipse([230, 30, 265, 65], outline=(110, 60, 160), width=4)  # stamp
+    rgb = np.asarray(im).astype(np.int16) + rng.integers(-4, 5, (H, W, 3))
+    return rgb.clip(0, 255).astype(np.uint8), np.asarray(plant) > 0
+
+
+def iou(pred: np.ndarray, truth: np.ndarray) -> float:
+    return scores(*confusion(pred, truth))["iou"]
+
+
+def test_otsu_finds_the_plant_and_nothing_else():
+    rgb, truth = drawn_sheet()
+    mask = segment(rgb, SETTINGS)
+    assert mask.shape == truth.shape
+    assert iou(mask, truth) > 0.85
+    assert not mask[:15].any() and not mask[:, :20].any()  # table
+    assert not mask[320:371, 170:271].any()  # label and its text
+    assert not mask[330:351, 30:117].any()  # colour chart
+    assert not mask[30:66, 230:266].any()  # stamp
+
+
+def test_sheet_is_the_paper_not_the_table():
+    from skimage.color import rgb2lab
+
+    rgb, _ = drawn_sheet()
+    sheet = find_sheet(rgb2lab(rgb), margin=0.0)
+    assert sheet[200, 150] and not sheet[5, 5] and not sheet[200, 5]
+    assert abs(sheet.mean() - (W - 40) * (H - 30) / (W * H)) < 0.03
+
+
+def test_learned_model_fits_saves_and_generalises(tmp_path):
+    settings = BaselineSettings(method="learned", long_side=400, min_component_px=30)
+    train = [drawn_sheet(1), drawn_sheet(2)]
+    model = fit_model(train, settings, pixels_per_sheet=3000, log=lambda m: None)
+    assert 0.3 <= model.threshold <= 0.98 and model.fit_iou > 0.8
+    save_fitted(tmp_path / "model.json", settings, model)
+    again = load_fitted(tmp_path / "model.json")
+    rgb, truth = drawn_sheet(3)
+    assert iou(segment(rgb, settings, again), truth) > 0.85
+    save_fitted(tmp_path / "otsu.json", SETTINGS, None)
+    assert load_fitted(tmp_path / "otsu.json") is None
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="unknown baseline"):
+        BaselineSettings.from_dict({"methd": "otsu"})
+    with pytest.raises(ValueError, match="method"):
+        BaselineSettings(method="kmeans")
+    with pytest.raises(ValueError, match="fitted model"):
+        segment(drawn_sheet()[0], BaselineSettings(method="learned"))
+
+
+def test_segment_rows_writes_sheet_geometry_and_keeps_failures(tmp_path):
+    rgb, truth = drawn_sheet()
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    (tmp_path / "b.jpg").write_bytes(b"not an image")
+    rows = pd.DataFrame(
+        {
+            "sheet_id": ["a", "b", "c"],
+            "path": [str(tmp_path / "a.png"), str(tmp_path / "b.jpg"), ""],
+            "width": [W, W, ""],
+            "height": [H, H, ""],
+            "status": ["ok", "ok", "error"],
+        }
+    )
+    table = segment_rows(rows, tmp_path / "masks", SETTINGS, None, long_side=200)
+    assert list(table.columns) == PREDICT_COLUMNS and list(table["sheet_id"]) == ["a", "b"]
+    a = table.iloc[0]
+    assert a["status"] == "ok" and (a["mask_w"], a["mask_h"]) == (150, 200)
+    mask = read_mask(a["mask_path"])
+    assert mask.shape == (200, 150)
+    small_truth = np.asarray(Image.fromarray(truth).resize((150, 200), Image.NEAREST))
+    assert iou(mask, small_truth) > 0.8
+    assert table.iloc[1]["status"] == "error" and table.iloc[1]["error"]
