@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from herbseg.images import load_rgb, read_mask
+from herbseg.ingest import sha256_file
 from herbseg.model import preprocess
 
 AUGMENT_KEYS = ("rotate", "hflip", "vflip", "brightness")
@@ -144,20 +145,12 @@ class SeededSampler(Sampler):
             yield i, sample_seed(self.seed, self.epoch, i)
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def data_checksum(paths: Sequence[str | os.PathLike]) -> str:
     """sha256 over the sorted ``(file name, sha256 of file)`` list: names a training set by content.
 
     Directories are left out on purpose, so moving a results folder keeps the checksum.
     """
-    entries = sorted((Path(p).name, file_sha256(p)) for p in paths)
+    entries = sorted((Path(p).name, sha256_file(p)) for p in paths)
     return hashlib.sha256(json.dumps(entries).encode()).hexdigest()
 
 

@@ -8,7 +8,6 @@ that says how to provide them, instead of hanging in a download or training from
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,8 @@ import numpy as np
 import segmentation_models_pytorch as smp
 import torch
 from safetensors.torch import load_file
+
+from herbseg.ingest import sha256_file
 
 # ImageNet statistics: the encoders' pretrained weights expect inputs normalised this way.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -188,11 +189,7 @@ def _init_weights_path(model_dir: str | os.PathLike) -> Path:
 
 def init_weights_sha256(model_dir: str | os.PathLike) -> str:
     """Checksum of a saved model's weights: what ``init_from`` contributes to a run's identity."""
-    digest = hashlib.sha256()
-    with open(_init_weights_path(model_dir), "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(_init_weights_path(model_dir))
 
 
 def _fits(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> bool:
