@@ -6,8 +6,9 @@ batch and reports sheets/s and the peak GPU memory:
 
 1. ``memory``: frames already decoded in memory, ``herbseg.infer.predict_proba`` only: the
    network's own rate, fp32 NCHW against bf16 autocast + channels_last (the workflow's default).
-   ``memory_u8``: the same with uint8 frames copied from pinned memory and normalised on the GPU
-   (a candidate change for infer.py, which normalises on the CPU and copies float32).
+   (Until 2026-11-27 ``predict_proba`` normalised on the CPU and copied float32; a ``memory_u8``
+   row here measured uint8 copied from pinned memory and normalised on the GPU, 1.7× faster on
+   an H100, and ``herbseg.model.preprocess`` now does that: BENCHMARKS.md has both figures.)
 2. ``png``: pre-resized 512×512 PNG frames (what the resize stage writes) decoded by a thread
    pool ahead of the network, as ``predict_shard`` does; ``shard``: ``predict_shard`` itself,
    end to end, masks written at the sheet's size (or at ``--long-side``).
@@ -43,8 +44,8 @@ from PIL import Image
 
 from herbseg.geometry import image_to_frame, plan
 from herbseg.images import load_rgb
-from herbseg.infer import _divisor, autocast_for, predict_proba
-from herbseg.model import IMAGENET_MEAN, IMAGENET_STD, build_model
+from herbseg.infer import predict_proba
+from herbseg.model import build_model
 from herbseg.predict import predict_shard
 from herbseg.resize import resize_shard
 from herbseg.synth import generate_sheet
@@ -84,30 +85,6 @@ def make_sheets(root: Path, n: int, width: int, height: int, distinct: int) -> l
             shutil.copyfile(originals[i % len(originals)], path)
         paths.append(path)
     return paths
-
-
-def proba_u8(
-    model: torch.nn.Module, images: np.ndarray, device: torch.device, amp: bool, cl: bool
-) -> np.ndarray:
-    """Like ``predict_proba``, but uint8 goes to the GPU (from pinned memory) and is normalised
-    there: a quarter of the bytes over PCIe and no float work on the CPU."""
-    fmt = torch.channels_last if cl else torch.contiguous_format
-    model.to(device=device, memory_format=fmt).eval()
-    h, w = images.shape[1:3]
-    div = _divisor(model)
-    x = torch.from_numpy(np.ascontiguousarray(images))
-    if device.type == "cuda":
-        x = x.pin_memory()
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255
-    with torch.inference_mode(), autocast_for(device, amp):
-        x = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
-        x = ((x - mean) / std).contiguous(memory_format=fmt)
-        pad_h, pad_w = (-h) % div, (-w) % div
-        if pad_h or pad_w:
-            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        logits = model(x)[:, 0, :h, :w]
-        return torch.sigmoid(logits.float()).cpu().numpy()
 
 
 def stream(
@@ -191,9 +168,7 @@ def main() -> None:
         model = build_model(args.encoder, None).to(device).eval()
         precisions = {"fp32": (False, False), "bf16+cl": (True, True)}
 
-        def infer_fn(amp: bool, cl: bool, u8: bool = False) -> Callable[[np.ndarray], np.ndarray]:
-            if u8:
-                return lambda x: proba_u8(model, x, device, amp, cl)
+        def infer_fn(amp: bool, cl: bool) -> Callable[[np.ndarray], np.ndarray]:
             return lambda x: predict_proba(model, x, device, amp=amp, channels_last=cl)
 
         def measure(name: str, precision: str, run: Callable[[], float]) -> None:
@@ -219,14 +194,6 @@ def main() -> None:
                         loaders[loader], n, bs, args.threads, infer_fn(amp, cl)
                     ),
                 )
-            infer_fn(amp, cl, u8=True)(in_memory[:bs])
-            measure(
-                f"memory_u8 → pinned uint8 (batch {bs})",
-                precision,
-                lambda amp=amp, cl=cl: stream(
-                    loaders["memory"], n, bs, args.threads, infer_fn(amp, cl, u8=True)
-                ),
-            )
 
             def shard_run(amp: bool = amp, cl: bool = cl) -> float:
                 out = root / "masks" / f"{amp}{cl}"

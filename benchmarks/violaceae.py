@@ -55,8 +55,9 @@ from herbseg.train import TrainConfig, train  # noqa: E402
 TRAIN_KEYS = ("lr", "batch_size", "epochs", "loss", "seed", "lr_schedule", "patience")
 
 
-def merged_config(path: Path) -> dict:
-    """``config/config.yaml`` with ``path`` merged over it, as Snakemake merges config files."""
+def merged_config(paths: list[Path]) -> dict:
+    """``config/config.yaml`` with ``paths`` merged over it in order, as Snakemake merges
+    ``--configfile a b``."""
 
     def merge(base: dict, over: dict) -> dict:
         out = copy.deepcopy(base)
@@ -64,8 +65,10 @@ def merged_config(path: Path) -> dict:
             out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
         return out
 
-    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    return merge(base, yaml.safe_load(path.read_text()))
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for path in paths:
+        cfg = merge(cfg, yaml.safe_load(path.read_text()))
+    return cfg
 
 
 def train_config(cfg: dict, args: argparse.Namespace, init_from: str | None) -> TrainConfig:
@@ -77,7 +80,7 @@ def train_config(cfg: dict, args: argparse.Namespace, init_from: str | None) -> 
         encoder_weights=None,
         augment=dict(cfg["train"].get("augment", {})),
         device="cpu" if args.cpu else "auto",
-        num_workers=0,
+        num_workers=int(cfg["train"].get("num_workers", 0)),
         threads=args.threads,
         init_from=init_from,
         **t,
@@ -113,21 +116,23 @@ def pairs(items: pd.DataFrame) -> list[tuple[Path, Path]]:
 
 
 def pretrain(out: Path, cfg: dict, args: argparse.Namespace, log) -> tuple[Path, float]:
-    """The synthetic model (cached by ``train``'s own resume: a finished run returns at once)."""
-    t0 = time.perf_counter()
+    """The synthetic model (cached by ``train``'s own resume: a finished run returns at once);
+    returns its folder and its training seconds (all epochs, resumed ones included)."""
     synth = out / "synth"
     if not (synth / "truth.csv").exists():
-        generate_collection(synth, args.synth_sheets, 2021, 1000, 1500, 150, workers=2)
+        generate_collection(synth, args.synth_sheets, 2021, 1000, 1500, 150, workers=args.threads)
     manifest, _, _ = ingest(str(synth / "sheets"), str(synth / "masks"), synth / "ingest", log=log)
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)
-    resized = resize_shard(rows, synth / "resize", frame=cfg["resize"]["size"], threads=2, log=log)
+    resized = resize_shard(
+        rows, synth / "resize", frame=cfg["resize"]["size"], threads=args.threads, log=log
+    )
     items = resized[resized["status"] == "ok"].reset_index(drop=True)
     n_val = max(2, len(items) // 10)
     tc = train_config(cfg, args, None)
     tc.epochs = args.synth_epochs
     result = train(pairs(items[n_val:]), pairs(items[:n_val]), synth / "train", tc, log=log)
     log(f"synthetic pre-training: {result}")
-    return synth / "train" / "model", time.perf_counter() - t0
+    return synth / "train" / "model", float(result["seconds"])
 
 
 def score(table: pd.DataFrame, truth: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -156,7 +161,10 @@ def postprocessed(table: pd.DataFrame, out_dir: Path, settings: PostprocessSetti
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", type=Path, default=REPO / "config" / "violaceae.yaml")
+    ap.add_argument(
+        "--config", type=Path, nargs="+", default=[REPO / "config" / "violaceae.yaml"],
+        help="config files merged over config/config.yaml in order",
+    )  # fmt: skip
     ap.add_argument("--out", type=Path, default=REPO / "results" / "violaceae" / "benchmark")
     ap.add_argument("--folds", type=int, default=0, help="0: the workflow's split; k: k folds")
     ap.add_argument("--epochs", type=int, default=None, help="override train.epochs")
@@ -177,6 +185,7 @@ def main() -> None:
         lines.append(line)
 
     torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
     cfg = merged_config(args.config)
     size = cfg["resize"]["size"]
     register_all(out.parent / "registered", log=log)
@@ -193,7 +202,8 @@ def main() -> None:
     base_settings = BaselineSettings.from_dict(cfg.get("baseline"))
     post = PostprocessSettings.from_dict(cfg.get("postprocess"))
     tables: dict[str, list[pd.DataFrame]] = {}
-    seconds: dict[str, float] = {"synth_pretrain": synth_seconds}
+    seconds: dict[str, float] = {}  # this run's wall time per method
+    train_seconds: dict[str, float] = {"synth_pretrain": synth_seconds}  # epochs, resumes included
     epochs_run: dict[str, list[int]] = {}
     for f, split in enumerate(folds_of(ids, cfg, args.folds)):
         fold = out / (f"fold{f}" if args.folds else "split")
@@ -220,9 +230,9 @@ def main() -> None:
             train_items = pairs(items[items["split"] == "train"])
             val_items = pairs(items[items["split"] == "val"])
             result = train(train_items, val_items, fold / name, tc, log=log)
-            net = load_model(fold / name / "model", "cpu")
+            net = load_model(fold / name / "model", str(device))
             table = predict_shard(
-                net, test, fold / name / "masks", device=torch.device("cpu"), batch_size=8,
+                net, test, fold / name / "masks", device=device, batch_size=8,
                 threshold=cfg["predict"].get("threshold", 0.5), threads=args.threads, log=log,
             )  # fmt: skip
             tables.setdefault(name, []).append(table)
@@ -231,6 +241,7 @@ def main() -> None:
             )
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
             epochs_run.setdefault(name, []).append(result["epochs_run"])
+            train_seconds[name] = train_seconds.get(name, 0.0) + float(result["seconds"])
             log(f"{fold.name} {name}: {result}")
 
     rows, per_sheet = [], []
@@ -255,9 +266,13 @@ def main() -> None:
         "epochs, same encoder and frame",
         "wall time (s)": ", ".join(f"{k} {v:.0f}" for k, v in seconds.items())
         + f"; total {wall:.0f}",
+        "training time (s, sum of epochs; a resumed run counts its earlier epochs)": ", ".join(
+            f"{k} {v:.0f}" for k, v in train_seconds.items()
+        ),
         "epochs run": str(epochs_run),
         "machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}, "
-        f"device {'cuda' if torch.cuda.is_available() and not args.cpu else 'cpu'}",
+        f"device {device}"
+        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
     }
     md = [
         "| method | truth | IoU | Dice | precision | recall | sheets |",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import time
 from pathlib import Path
 
@@ -32,7 +33,8 @@ from herbseg.baseline import BaselineSettings, segment
 from herbseg.images import load_rgb, read_mask, write_mask
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "violaceae"
+# HERBSEG_VIOLACEAE points elsewhere (a copy of the annotated sheets on a GPU machine).
+DATA = Path(os.environ.get("HERBSEG_VIOLACEAE") or REPO.parent / "shared" / "data" / "violaceae")
 # Search grid: scale and offset (fractions of the sheet) per axis, coarse then fine.
 COARSE = (np.arange(0.84, 1.161, 0.04), np.arange(-0.10, 0.101, 0.025))
 FINE = (np.arange(-0.02, 0.021, 0.01), np.arange(-0.012, 0.0121, 0.004))

@@ -64,12 +64,12 @@ def predict_proba(
     out = np.empty((n, h, w), dtype=np.float32)
     with torch.inference_mode(), autocast_for(device, amp):
         for start in range(0, n, step):
-            x = preprocess(images[start : start + step])
+            x = preprocess(images[start : start + step], device)
             if pad_h or pad_w:
                 # Reflection keeps leaf context at the border; it needs pads smaller than the side.
                 mode = "reflect" if pad_h < h and pad_w < w else "replicate"
                 x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-            x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            x = x.contiguous(memory_format=memory_format)
             logits = model(x)[:, 0, :h, :w]
             out[start : start + step] = torch.sigmoid(logits.float()).cpu().numpy()
     return out

@@ -301,11 +301,14 @@ def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu")
     return model.to(device).eval()
 
 
-def preprocess(batch: np.ndarray) -> torch.Tensor:
+def preprocess(batch: np.ndarray, device: str | torch.device | None = None) -> torch.Tensor:
     """Turn ``N×H×W×3`` uint8 RGB into the normalised ``N×3×H×W`` float32 tensor the net expects.
 
     This is the only place normalisation happens, so training, validation and inference can
-    never disagree about it.
+    never disagree about it. With a CUDA ``device`` the uint8 pixels cross to the GPU (from
+    pinned memory) and are normalised there: a quarter of the bytes of float32, and no float
+    work on the CPU, which was the bound of GPU inference (H100, ResNet-101 at 512, batch 32:
+    262 → 450 sheets/s, BENCHMARKS.md).
     """
     if batch.ndim != 4 or batch.shape[-1] != 3:
         raise ValueError(f"expected N×H×W×3 RGB, got shape {batch.shape}")
@@ -313,9 +316,13 @@ def preprocess(batch: np.ndarray) -> torch.Tensor:
         raise ValueError(f"expected uint8 pixels, got {batch.dtype}")
     if not batch.flags.writeable:  # decoded PIL images are read-only; torch warns on those
         batch = batch.copy()
-    x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(1, 3, 1, 1)
+    x = torch.from_numpy(np.ascontiguousarray(batch))
+    target = torch.device(device) if device is not None else x.device
+    if target.type == "cuda":
+        x = x.pin_memory().to(target, non_blocking=True)
+    x = x.permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=target).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=target).view(1, 3, 1, 1)
     return x.sub_(mean).div_(std).contiguous()
 
 
