@@ -47,6 +47,7 @@ from herbseg.ingest import ingest  # noqa: E402
 from herbseg.model import load_model  # noqa: E402
 from herbseg.postprocess import PostprocessSettings, clean  # noqa: E402
 from herbseg.predict import predict_shard  # noqa: E402
+from herbseg.refine import RefineSettings  # noqa: E402
 from herbseg.resize import resize_shard  # noqa: E402
 from herbseg.split import split_sheets  # noqa: E402
 from herbseg.synth import generate_collection  # noqa: E402
@@ -233,7 +234,8 @@ def main() -> None:
             net = load_model(fold / name / "model", str(device))
             table = predict_shard(
                 net, test, fold / name / "masks", device=device, batch_size=8,
-                threshold=cfg["predict"].get("threshold", 0.5), threads=args.threads, log=log,
+                threshold=cfg["predict"].get("threshold", 0.5), threads=args.threads,
+                sheets=test, refine=RefineSettings.from_config(cfg["predict"]), log=log,
             )  # fmt: skip
             tables.setdefault(name, []).append(table)
             tables.setdefault(f"{name}+postprocess", []).append(

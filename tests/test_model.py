@@ -286,3 +286,22 @@ def test_predict_proba_pads_odd_sizes():
     p = predict_proba(model, images(1, 50, 70), "cpu")
     assert p.shape == (1, 50, 70)
     assert predict_proba(model, images(0), "cpu").shape == (0, 64, 64)
+
+
+# --------------------------------------------------------------------------- flip TTA
+
+
+def test_tta_is_the_mean_of_the_flipped_views():
+    """``tta`` averages the four flips, each flipped back; odd frame sizes (padded inside) too."""
+    torch.manual_seed(0)
+    model = build_model(ENCODER, None).eval()
+    frames = np.random.default_rng(3).integers(0, 255, (2, 70, 90, 3), dtype=np.uint8)
+    views = [
+        predict_proba(model, np.ascontiguousarray(v), "cpu")
+        for v in (frames, frames[:, :, ::-1], frames[:, ::-1], frames[:, ::-1, ::-1])
+    ]
+    expected = (views[0] + views[1][:, :, ::-1] + views[2][:, ::-1] + views[3][:, ::-1, ::-1]) / 4
+    got = predict_proba(model, frames, "cpu", tta=True)
+    assert got.shape == (2, 70, 90)
+    assert np.allclose(got, expected, atol=1e-5)
+    assert not np.allclose(got, views[0], atol=1e-3)  # the views do differ

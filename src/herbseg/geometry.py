@@ -77,6 +77,15 @@ def image_to_frame(rgb: np.ndarray, geom: Geometry) -> np.ndarray:
     return out
 
 
+def image_to_grid(rgb: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+    """A decoded sheet (any decoded size with the sheet's aspect) on the ``out_w×out_h`` grid of
+    its predicted mask (see :func:`output_size`), for edge refinement by colour."""
+    if rgb.shape[1] == out_w and rgb.shape[0] == out_h:
+        return rgb
+    im = Image.fromarray(rgb).resize((out_w, out_h), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(im)
+
+
 def mask_to_frame(mask: np.ndarray, geom: Geometry) -> np.ndarray:
     """Map an annotation (at its own size, which may differ from the sheet's) into the frame.
 
@@ -93,19 +102,24 @@ def mask_to_frame(mask: np.ndarray, geom: Geometry) -> np.ndarray:
     return out
 
 
-def frame_to_sheet(
-    prob: np.ndarray, geom: Geometry, out_w: int, out_h: int, threshold: float = 0.5
-) -> np.ndarray:
-    """Bring a frame of probabilities back onto a sheet-shaped grid of ``out_w×out_h``.
+def frame_to_grid(prob: np.ndarray, geom: Geometry, out_w: int, out_h: int) -> np.ndarray:
+    """Bring a frame of probabilities back onto a sheet-shaped grid of ``out_w×out_h`` (float32).
 
-    Probabilities are interpolated before thresholding, which gives smooth, sub-frame-pixel leaf
-    outlines instead of the blocky edges of resizing a binary mask.
+    Bilinear interpolation of probabilities, thresholded afterwards, gives smooth, sub-frame-pixel
+    leaf outlines instead of the blocky edges of resizing a binary mask.
     """
     box = prob[geom.box_y : geom.box_y + geom.box_h, geom.box_x : geom.box_x + geom.box_w]
     im = Image.fromarray(box.astype(np.float32), mode="F").resize(
         (out_w, out_h), Image.Resampling.BILINEAR
     )
-    return np.asarray(im) >= threshold
+    return np.asarray(im)
+
+
+def frame_to_sheet(
+    prob: np.ndarray, geom: Geometry, out_w: int, out_h: int, threshold: float = 0.5
+) -> np.ndarray:
+    """The binary mask of a frame of probabilities on a sheet-shaped grid of ``out_w×out_h``."""
+    return frame_to_grid(prob, geom, out_w, out_h) >= threshold
 
 
 def output_size(sheet_w: int, sheet_h: int, long_side: int | None) -> tuple[int, int]:

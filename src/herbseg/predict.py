@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from herbseg.geometry import Geometry, frame_to_sheet, output_size
+from herbseg.geometry import Geometry, frame_to_grid, image_to_grid, output_size
 from herbseg.images import SheetError, load_rgb, write_mask
 from herbseg.infer import predict_proba
 from herbseg.progress import Progress
+from herbseg.refine import RefineSettings, band_px, refine_edges
 
 PREDICT_COLUMNS = [
     "sheet_id",
@@ -60,12 +61,28 @@ def _failed(row: dict, error: str) -> dict:
 
 
 def _write(
-    prob: np.ndarray, row: dict, out_dir: Path, long_side: int | None, threshold: float
-) -> dict:
+    prob: np.ndarray,
+    row: dict,
+    out_dir: Path,
+    long_side: int | None,
+    threshold: float,
+    sheet_path: str | None,
+    refine: RefineSettings | None,
+) -> tuple[dict, bool]:
+    """Write one mask; returns its table row and whether its edges were refined by colour."""
     geom = Geometry.from_row(row)
     w, h = output_size(geom.sheet_w, geom.sheet_h, long_side)
     path = out_dir / f"{row['sheet_id']}.png"
-    write_mask(path, frame_to_sheet(prob, geom, w, h, threshold))
+    grid = frame_to_grid(prob, geom, w, h)
+    mask, refined = grid >= threshold, False
+    band = band_px(refine, max(w / geom.box_w, h / geom.box_h)) if refine and sheet_path else 0
+    if band:
+        try:
+            rgb = image_to_grid(load_rgb(sheet_path, min_size=(w, h)), w, h)
+            mask, refined = refine_edges(grid, rgb, band, threshold, refine)
+        except SheetError:
+            pass  # the frame was made from this sheet; if it cannot be read now, keep the net's
+    write_mask(path, mask)
     return {
         "sheet_id": row["sheet_id"],
         "status": "ok",
@@ -75,7 +92,7 @@ def _write(
         "mask_h": h,
         "sheet_w": geom.sheet_w,
         "sheet_h": geom.sheet_h,
-    }
+    }, refined
 
 
 def predict_shard(
@@ -90,6 +107,9 @@ def predict_shard(
     amp: bool = True,
     channels_last: bool = True,
     threads: int = 1,
+    sheets: pd.DataFrame | None = None,
+    refine: RefineSettings | None = None,
+    tta: bool = False,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Predict all ``ok`` rows of a shard's resize table; one output row per ``ok`` row, in order.
@@ -97,6 +117,9 @@ def predict_shard(
     Rows that failed earlier are left out: their status already travels in the shard list, and a
     duplicate sheet id must not appear twice here. A frame that cannot be read becomes an
     ``error`` row instead of ending the job, so the other sheets of the shard are kept.
+    With ``sheets`` (the shard's manifest rows: ``sheet_id``, ``path``) and ``refine``, each mask's
+    outline is re-decided by the sheet's own colours (:mod:`herbseg.refine`). ``tta`` averages
+    the network over flipped frames (:func:`herbseg.infer.predict_proba`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = resized[resized["status"] == "ok"].to_dict("records")
@@ -106,6 +129,10 @@ def predict_shard(
     # batches' worth keeps the encoders busy without letting a slow disk grow the backlog.
     max_writes = max(2 * batch_size, 2 * threads)
     done: dict[str, dict] = {}
+    n_refined = 0
+    paths = {}
+    if sheets is not None and refine is not None and refine.enabled:
+        paths = dict(zip(sheets["sheet_id"].astype(str), sheets["path"]))
     progress = Progress(len(todo), log, "predicted")
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         loads: deque[list[Future]] = deque()
@@ -131,17 +158,27 @@ def predict_shard(
                     device,
                     amp=amp,
                     channels_last=channels_last,
+                    tta=tta,
                 )
                 for p, (r, _) in zip(probs, good):
-                    writes.append(pool.submit(_write, p, r, out_dir, long_side, threshold))
+                    path = paths.get(str(r["sheet_id"]))
+                    args = (p, r, out_dir, long_side, threshold, path, refine)
+                    writes.append(pool.submit(_write, *args))
             while len(writes) > max_writes:
-                row = writes.popleft().result()
+                row, refined = writes.popleft().result()
                 done[row["sheet_id"]] = row
+                n_refined += refined
             progress.update(len(batch))
         for f in writes:
-            row = f.result()
+            row, refined = f.result()
             done[row["sheet_id"]] = row
+            n_refined += refined
     rows = [done[r["sheet_id"]] for r in todo]
+    if paths:
+        log(
+            f"edges refined by colour on {n_refined} of {len(rows)} masks (the rest: colours "
+            "did not separate leaf from paper, or the mask is no finer than the frame)"
+        )
     failed = sum(r["status"] != "ok" for r in rows)
     if failed:
         log(f"{failed} of {len(rows)} frames could not be read; their rows say why")

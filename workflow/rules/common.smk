@@ -201,6 +201,13 @@ def mem_for_sheets(bytes_per_px, per_thread=False, base_mb=1000, long_side=None)
     return mem_mb
 
 
+def predict_bytes_per_px():
+    """Bytes a predict thread holds per sheet pixel: the mask and its encoder (10), plus, with
+    edge refinement, the sheet's pixels, the probability grid and two distance transforms.
+    """
+    return 40 if config["predict"]["refine_edges"] else 10
+
+
 def shard_runtime(seconds_per_mp, seconds_per_sheet=0.0, parallel=True, base_min=10):
     """Minutes for a shard job: its sheets' work (shared among its threads when ``parallel``),
     at a third of the demo's pace on a 2-core CPU."""

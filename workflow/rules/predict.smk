@@ -3,6 +3,7 @@ rule predict:
     input:
         model=res("train/model"),
         table=res("resize/{shard}/resize.csv"),
+        sheets=res("ingest/shards/{shard}.csv"),
     output:
         table=res("predict/{shard}/predict.csv"),
         masks=directory(res("predict/{shard}/masks")),
@@ -15,7 +16,7 @@ rule predict:
     threads: config["threads"]["predict"]
     resources:
         mem_mb=mem_for_sheets(
-            10,
+            predict_bytes_per_px(),
             per_thread=True,
             base_mb=mem_for_frames(
                 config["predict"]["batch_size"], config["resize"]["size"]

@@ -8,6 +8,7 @@ import torch
 from herbseg.logs import job_log
 from herbseg.model import load_model, resolve_device
 from herbseg.predict import predict_shard
+from herbseg.refine import RefineSettings
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params.predict
@@ -15,6 +16,7 @@ with job_log(snakemake.log[0]) as log:
     device = resolve_device(p["device"])
     model = load_model(Path(snakemake.input.model), device)
     resized = pd.read_csv(snakemake.input.table, dtype={"sheet_id": str}, keep_default_na=False)
+    sheets = pd.read_csv(snakemake.input.sheets, dtype=str, keep_default_na=False)
     table = predict_shard(
         model,
         resized,
@@ -26,6 +28,9 @@ with job_log(snakemake.log[0]) as log:
         amp=p["amp"],
         channels_last=p["channels_last"],
         threads=snakemake.threads,
+        sheets=sheets,
+        refine=RefineSettings.from_config(p),
+        tta=p["tta"],
         log=log,
     )
     table.to_csv(snakemake.output.table, index=False)
