@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Every GPU figure in BENCHMARKS.md, in one run on a machine with one CUDA GPU (~8 min on an H100):
+# Every GPU figure in BENCHMARKS.md, on a machine with one CUDA GPU (~12 min on an H100 in all;
+# name steps to split it over calls with a time limit):
 #   1. training speed, fp32 vs bf16 + channels_last (benchmarks/gpu_train.py);
 #   2. predict throughput from memory, PNG frames and full-size JPEGs (benchmarks/gpu_predict.py);
 #   3. the real Violaceae benchmark in the paper configuration at 512 (benchmarks/violaceae.py with
 #      config/violaceae_paper.yaml): baseline vs scratch vs synthetic pre-training.
 #
-#   bash benchmarks/gpu_check.sh [OUT_DIR]
+#   bash benchmarks/gpu_check.sh [OUT_DIR [train] [predict] [violaceae]]   (default: all three)
 #
 # Environment: PYTHON (default python3, with torch + herbseg's requirements importable),
 # HERBSEG_VIOLACEAE (the Violaceae folder: images/ and masks/; default ../shared/data/violaceae),
@@ -15,6 +16,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-benchmarks/results}
+shift || true
+steps=" ${*:-train predict violaceae} "
 py=${PYTHON:-python3}
 work=${WORK:-/dev/shm}/herbseg_violaceae
 mkdir -p "$out"
@@ -24,17 +27,23 @@ nvidia-smi -L || true
 "$py" -c "import torch, segmentation_models_pytorch as smp; print('torch', torch.__version__, \
 'smp', smp.__version__, 'cuda', torch.cuda.is_available())"
 
-echo "== 1/3 training speed"
-timeout 90 "$py" benchmarks/gpu_train.py --out "$out/gpu_train.txt" || echo "gpu_train failed: $?"
+if [[ $steps == *" train "* ]]; then
+    echo "== training speed (~2.5 min: cuDNN's kernel search makes epoch 1 slow)"
+    timeout 240 "$py" benchmarks/gpu_train.py --probe --out "$out/gpu_train.txt" \
+        || echo "gpu_train failed: $?"
+fi
 
-echo "== 2/3 predict throughput"
-timeout 110 "$py" benchmarks/gpu_predict.py --n 192 --out "$out/gpu_predict.txt" \
-    || echo "gpu_predict failed: $?"
+if [[ $steps == *" predict "* ]]; then
+    echo "== predict throughput (~2.5 min)"
+    timeout 200 "$py" benchmarks/gpu_predict.py --n 192 --out "$out/gpu_predict.txt" \
+        || echo "gpu_predict failed: $?"
+fi
 
-echo "== 3/3 Violaceae, paper configuration"
+[[ $steps == *" violaceae "* ]] || exit 0
+echo "== Violaceae, paper configuration (~8 min)"
 rm -rf "$work" && mkdir -p "$work"
 if [ -n "${VIOLACEAE_REGISTERED:-}" ]; then cp -r "$VIOLACEAE_REGISTERED" "$work/registered"; fi
-timeout 330 "$py" benchmarks/violaceae.py \
+timeout 560 "$py" benchmarks/violaceae.py \
     --config config/violaceae.yaml config/violaceae_paper.yaml \
     --out "$work/benchmark" --synth-sheets 120 --synth-epochs 15 --threads "$(nproc)" \
     >"$out/violaceae_paper_log.txt" 2>&1 || echo "violaceae failed: $?"

@@ -44,7 +44,7 @@ class RefineSettings:
 
     enabled: bool = True
     band: float = 1.0
-    reach: float = 2.0
+    reach: float = 1.0
     context: float = 3.0
     evidence: float = 4.0
     samples: int = 20000
