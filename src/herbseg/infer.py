@@ -44,9 +44,10 @@ def predict_proba(
     """Sigmoid leaf probabilities (``N×H×W`` float32) of ``N×H×W×3`` uint8 frames.
 
     ``tta`` averages the probabilities of the frame and its three flips (horizontal, vertical,
-    both), at four times the cost: a network at a coarse frame is least sure at narrow tips and
-    lobes, and averaging flipped views steadies exactly those (demo collection: intact-leaf length
-    error 3.3 % → 2.8 % after edge refinement, BENCHMARKS.md).
+    both), at four times the cost. Flipped views disagree most at narrow tips and lobes, where a
+    coarse frame is least sure; their mean is a steadier start for edge refinement (demo
+    collection: intact-leaf length error 3.2 % → 2.8 % with refinement; without it TTA does not
+    help lengths, BENCHMARKS.md).
 
     Frames whose sides are not a multiple of the network stride are reflect-padded and the result
     cropped back, so callers may pass any frame size. ``channels_last`` is on by default because

@@ -48,7 +48,7 @@ class RefineSettings:
     context: float = 3.0
     evidence: float = 4.0
     samples: int = 20000
-    min_accuracy: float = 0.95
+    min_accuracy: float = 0.90
 
     @classmethod
     def from_config(cls, predict: dict[str, Any]) -> RefineSettings:
