@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from herbseg.geometry import Geometry, frame_to_grid, image_to_grid, output_size
-from herbseg.images import SheetError, load_rgb, write_mask
+from herbseg.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb, write_mask
 from herbseg.infer import predict_proba
 from herbseg.progress import Progress
 from herbseg.refine import RefineSettings, band_px, refine_edges
@@ -68,6 +68,7 @@ def _write(
     threshold: float,
     sheet_path: str | None,
     refine: RefineSettings | None,
+    max_megapixels: float,
 ) -> tuple[dict, bool]:
     """Write one mask; returns its table row and whether its edges were refined by colour."""
     geom = Geometry.from_row(row)
@@ -78,7 +79,8 @@ def _write(
     band = band_px(refine, max(w / geom.box_w, h / geom.box_h)) if refine and sheet_path else 0
     if band:
         try:
-            rgb = image_to_grid(load_rgb(sheet_path, min_size=(w, h)), w, h)
+            rgb = load_rgb(sheet_path, min_size=(w, h), max_megapixels=max_megapixels)
+            rgb = image_to_grid(rgb, w, h)
             mask, refined = refine_edges(grid, rgb, band, threshold, refine)
         except SheetError:
             pass  # the frame was made from this sheet; if it cannot be read now, keep the net's
@@ -110,6 +112,7 @@ def predict_shard(
     sheets: pd.DataFrame | None = None,
     refine: RefineSettings | None = None,
     tta: bool = False,
+    max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Predict all ``ok`` rows of a shard's resize table; one output row per ``ok`` row, in order.
@@ -119,7 +122,8 @@ def predict_shard(
     ``error`` row instead of ending the job, so the other sheets of the shard are kept.
     With ``sheets`` (the shard's manifest rows: ``sheet_id``, ``path``) and ``refine``, each mask's
     outline is re-decided by the sheet's own colours (:mod:`herbseg.refine`). ``tta`` averages
-    the network over flipped frames (:func:`herbseg.infer.predict_proba`).
+    the network over flipped frames (:func:`herbseg.infer.predict_proba`); ``max_megapixels`` is
+    ingest's limit, for reading the sheets again.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = resized[resized["status"] == "ok"].to_dict("records")
@@ -162,7 +166,7 @@ def predict_shard(
                 )
                 for p, (r, _) in zip(probs, good):
                     path = paths.get(str(r["sheet_id"]))
-                    args = (p, r, out_dir, long_side, threshold, path, refine)
+                    args = (p, r, out_dir, long_side, threshold, path, refine, max_megapixels)
                     writes.append(pool.submit(_write, *args))
             while len(writes) > max_writes:
                 row, refined = writes.popleft().result()

@@ -27,5 +27,6 @@ rule predict:
         gpu=1 if uses_cuda("predict") else 0,
     params:
         predict=config["predict"],
+        max_megapixels=config["ingest"]["max_megapixels"],
     script:
         "../scripts/predict.py"

@@ -31,6 +31,7 @@ with job_log(snakemake.log[0]) as log:
         sheets=sheets,
         refine=RefineSettings.from_config(p),
         tta=p["tta"],
+        max_megapixels=snakemake.params.max_megapixels,
         log=log,
     )
     table.to_csv(snakemake.output.table, index=False)
