@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _report import write_report
 from PIL import Image
 
 from herbseg.geometry import image_to_frame, plan
@@ -231,10 +232,7 @@ def main() -> None:
     for r in results:
         peak = f"{r.peak_gpu_mb:.0f}" if r.peak_gpu_mb is not None else "-"
         lines.append(f"{r.name:<42} {r.precision:<9} {r.sheets_per_s:>9.1f} {peak:>12}")
-    report = "\n".join(lines)
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import torch
+from _report import write_report
 
 from herbseg.ingest import ingest
 from herbseg.resize import resize_shard
@@ -220,10 +221,7 @@ def main() -> None:
                 last = by["bf16+cl"]["per_epoch"][-1] / by[ref]["per_epoch"][-1]
                 lines.append(f"bf16+cl / {ref}: last epoch {last:.2f}×")
     lines += probes
-    report = "\n".join(lines)
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _report import write_report
 
 from herbseg.demo import match_leaves
 from herbseg.geometry import frame_to_grid, image_to_frame, plan
@@ -114,10 +115,7 @@ def main() -> None:
             )
             print(lines[-1], flush=True)
     lines.append(f"wall {time.perf_counter() - t0:.0f} s")
-    report = "\n".join(lines)
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from _report import write_report
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,10 +187,7 @@ def main() -> None:
         f"({'within' if abs(ratio - 1) <= 0.10 else 'NOT within'} 10 %)"
     )
     lines.append("wall: " + ", ".join(f"{n:,} sheets {results[n][1]:.0f} s" for n in args.sizes))
-    report = "\n".join(lines)
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
+from _report import write_report
 from PIL import Image
 
 from herbseg.geometry import Geometry, frame_to_sheet, output_size
@@ -228,10 +229,7 @@ def main() -> None:
             f"{labels[name]:<74} {per_round:>22} {mean:>7.3f} {mean / base:>8.2f} "
             f"{agree[name][0]:>6.4f}"
         )
-    report = "\n".join(lines)
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":
