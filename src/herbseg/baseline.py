@@ -40,24 +40,13 @@ from skimage.filters import threshold_otsu
 from skimage.measure import label, regionprops
 from skimage.morphology import convex_hull_image
 
-from herbseg.geometry import output_size
+from herbseg.geometry import MASK_TABLE_COLUMNS, output_size
 from herbseg.images import SheetError, load_rgb, read_mask, write_mask
 from herbseg.postprocess import PostprocessSettings, clean
 from herbseg.progress import Progress
 
 METHODS = ("otsu", "learned")
 MODEL_FORMAT = "herbseg-baseline/1"
-# The columns of herbseg.predict's table (repeated so the baseline runs without importing torch).
-MASK_COLUMNS = [
-    "sheet_id",
-    "status",
-    "error",
-    "mask_path",
-    "mask_w",
-    "mask_h",
-    "sheet_w",
-    "sheet_h",
-]
 # Hue window of plant tissue in Lab (degrees of atan2(b*, a*)): from reddish-brown stems and
 # dried leaves (~40°) through yellow to green and blue-green (~200°).
 PLANT_HUE = (35.0, 200.0)
@@ -474,4 +463,4 @@ def segment_rows(
         done.append({**base, "status": "ok", "error": "", "mask_path": str(path),
                      "mask_w": mask_w, "mask_h": mask_h})  # fmt: skip
         progress.update()
-    return pd.DataFrame(done, columns=MASK_COLUMNS)
+    return pd.DataFrame(done, columns=MASK_TABLE_COLUMNS)

@@ -122,6 +122,21 @@ def frame_to_sheet(
     return frame_to_grid(prob, geom, out_w, out_h) >= threshold
 
 
+# The table of a shard's predicted masks, written by predict and by the baseline alike: each mask's
+# file and the grid it is on (see output_size). Here, not in herbseg.predict, so the baseline can
+# use it without importing torch.
+MASK_TABLE_COLUMNS = [
+    "sheet_id",
+    "status",
+    "error",
+    "mask_path",
+    "mask_w",
+    "mask_h",
+    "sheet_w",
+    "sheet_h",
+]
+
+
 def output_size(sheet_w: int, sheet_h: int, long_side: int | None) -> tuple[int, int]:
     """A predicted mask is the sheet's own size, or scaled down to ``long_side``."""
     if not long_side or max(sheet_w, sheet_h) <= long_side:

@@ -19,22 +19,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from herbseg.geometry import Geometry, frame_to_grid, image_to_grid, output_size
+from herbseg.geometry import (
+    MASK_TABLE_COLUMNS,
+    Geometry,
+    frame_to_grid,
+    image_to_grid,
+    output_size,
+)
 from herbseg.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb, write_mask
 from herbseg.infer import predict_proba
 from herbseg.progress import Progress
 from herbseg.refine import RefineSettings, band_px, refine_edges
 
-PREDICT_COLUMNS = [
-    "sheet_id",
-    "status",
-    "error",
-    "mask_path",
-    "mask_w",
-    "mask_h",
-    "sheet_w",
-    "sheet_h",
-]
+PREDICT_COLUMNS = MASK_TABLE_COLUMNS  # the table predict_shard returns
 # Batches decoded ahead of the model: one is enough to hide decoding behind a CPU forward pass;
 # the second covers a GPU, where a batch is done in a fraction of the time one frame decodes.
 PREFETCH_BATCHES = 2
