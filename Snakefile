@@ -2,6 +2,8 @@
 # (Hussein et al., Sensors 2021, 21, 4549), from raw sheet scans to per-sheet leaf areas.
 from snakemake.utils import min_version, validate
 
+from herbseg.startup import check_config
+
 min_version("9.0")
 
 
@@ -9,6 +11,9 @@ configfile: "config/config.yaml"
 
 
 validate(config, schema="workflow/schemas/config.schema.yaml", set_default=True)
+
+# Config and input mistakes stop the run here, in one sentence naming the key.
+check_config(config)
 
 
 report: "workflow/report/workflow.rst"
