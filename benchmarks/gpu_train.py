@@ -24,6 +24,7 @@ Writes benchmarks/results/gpu_train.txt.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import tempfile
@@ -68,6 +69,7 @@ def probe(
     from torch.utils.data import DataLoader
 
     from herbseg.data import FrameDataset, build_augmentation
+    from herbseg.graph_step import GraphedStep
     from herbseg.infer import autocast_for
     from herbseg.model import build_model
 
@@ -85,23 +87,31 @@ def probe(
         opt.step()
 
     out = []
-    for name in args.variants:
-        amp, cl, tf32 = VARIANTS[name]
+    for name in [*args.variants, *(f"{v}+graph" for v in args.variants)]:
+        graphed = name.endswith("+graph")
+        amp, cl, tf32 = VARIANTS[name.removesuffix("+graph")]
         set_tf32(tf32)
         fmt = torch.channels_last if cl else torch.contiguous_format
         torch.backends.cudnn.benchmark = True
         model = build_model(args.encoder, None).to(device=device, memory_format=fmt).train()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
         for bs in (args.batch_size, 4 * args.batch_size):
+            opt = torch.optim.Adam(model.parameters(), lr=1e-4)
             x = torch.randn(bs, 3, args.frame, args.frame, device=device)
             x = x.contiguous(memory_format=fmt)
             y = (torch.rand(bs, 1, args.frame, args.frame, device=device) > 0.5).float()
+            if graphed:  # static buffers, one captured step replayed (herbseg.graph_step)
+                run = GraphedStep(
+                    model, opt, torch.nn.BCEWithLogitsLoss(), device,
+                    autocast=lambda amp=amp: autocast_for(device, amp), memory_format=fmt,
+                )  # fmt: skip
+            else:
+                run = functools.partial(step, model, opt, amp=amp)
             for _ in range(3):
-                step(model, opt, x, y, amp)
+                run(x, y)
             sync(device)
             n, t0 = 10, time.perf_counter()
             for _ in range(n):
-                step(model, opt, x, y, amp)
+                run(x, y)
             sync(device)
             rate = n * bs / (time.perf_counter() - t0)
             out.append(f"probe: {name:<12} batch {bs:>3}: {rate:7.1f} img/s (tensors on GPU)")
