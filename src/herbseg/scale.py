@@ -177,6 +177,10 @@ class _Candidate:
 class _Fit:
     px_per_mm: float
     confidence: float
+    # where the ticks were measured, in full-resolution (x, y): for the evidence crop
+    start: tuple[float, float] = (0.0, 0.0)
+    end: tuple[float, float] = (0.0, 0.0)
+    vertical: bool = False
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -633,7 +637,16 @@ def _refine(grey: np.ndarray, cand: _Candidate, scale: int) -> _Fit | None:
     order = max(1, round(grid.period / period))  # the periodogram may have run on a harmonic
     agreement = abs(grid.period / (order * period) - 1) < 0.005
     confidence = _confidence(grid, length.size, _five_tick_rhythm(length), agreement)
-    return _Fit(px_per_mm=mm_period, confidence=confidence)
+    ends = [origin + (grid.origin + i * grid.period) * u for i in (grid.first, grid.last)]
+    if cand.transposed:  # the strip was sampled on the transposed image: swap back to (x, y)
+        ends = [e[::-1] for e in ends]
+    return _Fit(
+        px_per_mm=mm_period,
+        confidence=confidence,
+        start=(float(ends[0][0]), float(ends[0][1])),
+        end=(float(ends[1][0]), float(ends[1][1])),
+        vertical=cand.transposed,
+    )
 
 
 def _reduction(shape: tuple[int, ...]) -> int:
@@ -650,9 +663,14 @@ def detect_ruler(
     is ``(None, 0.0)`` or a low confidence; callers decide with a threshold (see
     :func:`resolve_scale`).
     """
-    grey = _grey(rgb)
+    fit = detect_ruler_fit(_grey(rgb), approx_px_per_mm)
+    return (None, 0.0) if fit is None else (fit.px_per_mm, fit.confidence)
+
+
+def detect_ruler_fit(grey: np.ndarray, approx_px_per_mm: tuple[float, float]) -> _Fit | None:
+    """:func:`detect_ruler` on a grey image, with where the ticks were measured."""
     if grey.ndim != 2 or min(grey.shape) < 16:
-        return None, 0.0
+        return None
     k = _reduction(grey.shape)
     small = block_reduce(grey, (k, k), np.mean) if k > 1 else grey
     lo, hi = approx_px_per_mm
@@ -667,8 +685,8 @@ def detect_ruler(
         if best.confidence >= 0.95:
             break
     if best is None or best.confidence <= 0.0:
-        return None, 0.0
-    return best.px_per_mm, best.confidence
+        return None
+    return best
 
 
 # --------------------------------------------------------------------------------------------
