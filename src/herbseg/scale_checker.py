@@ -30,6 +30,7 @@ MIN_BLOCKS = 6  # six centimetres of blocks at least: fewer is too easy to find 
 _MIN_CONTRAST = 0.30  # white block minus black block, grey 0..1
 _SPACING_TOL = 0.15  # a spacing may differ this much from the run's median spacing
 _SHEARS_DEG = (0.0, 2.0, -2.0)  # a line follows a 5 px thick row of blocks for ~1 degree
+_END_TOL = 0.04  # an end edge further than this (in blocks) off the grid is dropped
 _LINE_STEP = 1  # every line: the block row of a top strip is only ~5 px thick
 _MIN_LINES = 3  # lines that must agree on a strip
 
@@ -112,16 +113,22 @@ def _equal_runs(
     return out
 
 
-def _fit(edges: np.ndarray) -> tuple[float, float]:
+def _fit(edges: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Block length from a line fit of edge index against position, and the scatter in blocks.
 
     Black blocks may print or threshold a little wider than white ones; that bias alternates
-    from edge to edge and cancels in the slope over a whole run.
+    from edge to edge and cancels in the slope over a whole run. An end edge off the fitted grid
+    by more than ``_END_TOL`` blocks is dropped and the fit repeated: next to a strip, a gap
+    or colour patch of about a block's length extends the run by chance.
     """
-    n = np.arange(edges.size)
-    slope, icpt = np.polyfit(n, edges, 1)
-    resid = edges - (icpt + slope * n)
-    return float(slope), float(np.std(resid) / slope)
+    while True:
+        n = np.arange(edges.size)
+        slope, icpt = np.polyfit(n, edges, 1)
+        resid = edges - (icpt + slope * n)
+        worst = 0 if abs(resid[0]) >= abs(resid[-1]) else -1
+        if abs(resid[worst]) <= _END_TOL * slope or edges.size <= MIN_BLOCKS + 1:
+            return edges, float(slope), float(np.std(resid) / slope)
+        edges = edges[1:] if worst == 0 else edges[:-1]
 
 
 def _line_runs(
@@ -138,8 +145,7 @@ def _line_runs(
     line, pos = _crossings(bands, window)
     out = []
     for first, last in _equal_runs(line, pos, block_range):
-        run = pos[first : last + 1]
-        block, resid = _fit(run)
+        run, block, resid = _fit(pos[first : last + 1])
         out.append(_Run(int(lines[line[first]]), transposed, tan, run, block, resid))
     return out
 
