@@ -38,9 +38,14 @@ def _paper(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 def _sheet_with_checker(
-    ppm: float, vertical: bool, angle: float, seed: int = 0, length_mm: float = 150
+    ppm: float,
+    vertical: bool,
+    angle: float,
+    seed: int = 0,
+    length_mm: float = 150,
+    size: tuple[int, int] = (1000, 750),
 ) -> np.ndarray:
-    """A phone-photo-sized sheet (750x1000) with a checker strip near an edge."""
+    """A sheet (phone-photo size unless ``size``) with a checker strip near an edge."""
     rng = np.random.default_rng(seed)
     strip, _ = checker_strip(ppm, round(length_mm * ppm), round(12 * ppm), rng)
     img = Image.fromarray(strip, "RGBA")
@@ -48,8 +53,8 @@ def _sheet_with_checker(
         img = img.transpose(Image.Transpose.ROTATE_270)
     if angle:
         img = img.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
-    sheet = Image.fromarray(_paper(1000, 750, seed))
-    at = (600, 150) if vertical else (20, 15)
+    sheet = Image.fromarray(_paper(*size, seed))
+    at = (size[1] - 150, 150) if vertical else (20, 15)
     sheet.paste(img, at, img)
     draw = ImageDraw.Draw(sheet)  # some clutter: text and a leaf-ish blob
     draw.text((100, 700), "Viola mandshurica W.Becker  leg. 1998", fill=(30, 30, 30))
@@ -63,6 +68,17 @@ def _sheet_with_checker(
 )
 def test_checker_strip_any_orientation(ppm, vertical, angle):
     found = detect_scale(_sheet_with_checker(ppm, vertical, angle))
+    _check_checker(found, ppm, vertical)
+
+
+def test_checker_strip_on_a_large_sheet():
+    """A 2000 px scan is scanned for blocks at half size; px/mm and span come back in full."""
+    found = detect_scale(_sheet_with_checker(4.7, True, 0.0, size=(2000, 1400)))
+    _check_checker(found, 4.7, True)
+    assert found.start[0] > 1400 - 150  # the strip's place, in the sheet's own pixels
+
+
+def _check_checker(found, ppm: float, vertical: bool) -> None:
     assert found is not None and found.kind == "checker"
     assert found.orientation == ("vertical" if vertical else "horizontal")
     assert abs(found.px_per_mm / ppm - 1) < 0.01, found
