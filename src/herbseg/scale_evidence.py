@@ -102,7 +102,7 @@ def draw_scale_evidence(rgb: np.ndarray, row: dict, zoom_to: int = 900) -> Image
     # the marks: a short cross-line every cm, across the scale's direction
     nx, ny = -uy, ux
     half = 4.0 * (ppm or 1.0)
-    n_cm = int(length / (10 * ppm)) if ppm else 0
+    n_cm = int(length / (10 * ppm) + 0.25) if ppm else 0
     for k in range(n_cm + 1):
         cx, cy = x0 + ux * 10 * k * ppm, y0 + uy * 10 * k * ppm
         draw.line([pt(cx - nx * half, cy - ny * half), pt(cx + nx * half, cy + ny * half)],
