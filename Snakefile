@@ -32,6 +32,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/bootstrap.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/scale_evidence.smk"
 include: "workflow/rules/bundle.smk"
 
 

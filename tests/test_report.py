@@ -130,8 +130,13 @@ def test_figures_tables_and_overlays_are_in_the_report(report):
         assert results[n]["labels"] == {"sheet": Path(n).stem}
         assert results[n]["data_uri"].startswith("data:image/jpeg;")
     categories = embedded(html, "categories")
-    assert set(categories) == {"Training", "Evaluation", "Collection", "Overlays"}
+    # "Scales": crops of the scales found (rule scale_evidence), when the run found any
+    assert {"Training", "Evaluation", "Collection", "Overlays"} <= set(categories)
+    assert set(categories) <= {"Training", "Evaluation", "Collection", "Overlays", "Scales"}
     assert set(categories["Overlays"]) == {"worst-test", "problems", "random"}
+    for n in (n for n in names if "/report/scale_evidence/" in n):
+        assert Path(n).parent.name in {"refused", "low-confidence", "sample"}
+        assert results[n]["data_uri"].startswith("data:image/png;")
 
 
 def test_report_renders_in_headless_chromium(report, browser, tmp_path):

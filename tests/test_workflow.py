@@ -120,6 +120,11 @@ def test_every_output_file_column_and_range(synth_run):
     assert area["leaf_fraction"].between(0, 1).all()
     assert set(area["scale_source"]) <= {"ruler", "dpi"}
     assert area["px_per_mm"].between(60 / 25.4 * 0.9, 60 / 25.4 * 1.1).all()
+    assert {"scale_kind", "scale_orientation", "scale_span_px", "scale_line",
+            "scale_note"} <= set(area.columns)  # fmt: skip
+    assert (res / "report" / "scale_evidence").is_dir()
+    problems = pd.read_csv(res / "measure" / "scale_problems.csv")
+    assert list(problems.columns) == ["kind", "sheet_id", "path", "status", "error"]
     ok = area["leaf_px"] > 0
     expected_mm2 = area.loc[ok, "leaf_px"] / area.loc[ok, "px_per_mm"] ** 2
     assert np.allclose(area.loc[ok, "leaf_area_mm2"], expected_mm2, rtol=0.02)
@@ -141,7 +146,7 @@ def test_forcerun_measure_reruns_only_measure_and_what_follows(synth_run):
     jobs = planned_rules(work, config, "--forcerun", "measure")
     # the collection plot, the overlays and the run bundle summarise the measurements
     assert set(jobs) == {"measure", "aggregate", "demo_check", "plot_collection", "overlays",
-                         "bundle", "all"}  # fmt: skip
+                         "scale_evidence", "bundle", "all"}  # fmt: skip
     assert jobs["measure"] == 2  # one job per shard
 
 

@@ -20,7 +20,9 @@ from herbseg.traits import IntactRule, leaf_traits, sheet_summary
 
 SHEET_COLUMNS = [
     "sheet_id", "path", "status", "error", "width", "height", "leaf_px", "leaf_fraction",
-    "n_leaves", "n_intact", "px_per_mm", "scale_source", "scale_confidence", "leaf_area_mm2",
+    "n_leaves", "n_intact", "px_per_mm", "scale_source", "scale_confidence", "scale_kind",
+    "scale_orientation", "scale_found_px_per_mm", "scale_span_px", "scale_line", "scale_note",
+    "leaf_area_mm2",
     "median_intact_leaf_area_mm2", "median_intact_leaf_length_mm", "predicted_mask", "shard",
 ]  # fmt: skip
 TRAIT_COLUMNS = [
@@ -74,10 +76,32 @@ def sheet_scale(row: dict, table_value: float | None, s: MeasureSettings) -> Sca
         min_dpi=s.min_dpi,
         ignore_dpi=s.ignore_dpi,
     )
-    if scale.source == "ruler" and rgb is not None and scale.px_per_mm:
-        # the ruler was found on a reduced decode: bring it back to the sheet's own pixels
-        return Scale(scale.px_per_mm * int(row["width"]) / rgb.shape[1], "ruler", scale.confidence)
+    if rgb is not None and scale.detection is not None:
+        # the scale was found on a reduced decode: bring it back to the sheet's own pixels
+        found = scale.detection.scaled(int(row["width"]) / rgb.shape[1])
+        px = found.px_per_mm if scale.source == "ruler" else scale.px_per_mm
+        return Scale(px, scale.source, scale.confidence, found, scale.note)
     return scale
+
+
+def scale_columns(scale: Scale) -> dict:
+    """The sheet table's record of a scale: its kind, orientation and the span it was read over.
+
+    ``scale_line`` is ``x0 y0 x1 y1`` in sheet pixels, so the report can draw the cm marks on a
+    crop (:mod:`herbseg.scale_evidence`) without running detection again.
+    """
+    found = scale.detection
+    return {
+        "px_per_mm": scale.px_per_mm,
+        "scale_source": scale.source,
+        "scale_confidence": scale.confidence,
+        "scale_kind": found.kind if found else "",
+        "scale_orientation": found.orientation if found else "",
+        "scale_found_px_per_mm": found.px_per_mm if found else None,
+        "scale_span_px": round(found.span_px, 1) if found else None,
+        "scale_line": " ".join(f"{v:.1f}" for v in (*found.start, *found.end)) if found else "",
+        "scale_note": scale.note,
+    }
 
 
 def measure_sheet(
@@ -107,9 +131,7 @@ def measure_sheet(
         "leaf_fraction": leaf_mask_px / mask.size,
         "n_leaves": summary["n_leaves"],
         "n_intact": summary["n_intact"],
-        "px_per_mm": scale.px_per_mm,
-        "scale_source": scale.source,
-        "scale_confidence": scale.confidence,
+        **scale_columns(scale),
         "leaf_area_mm2": leaf_mask_px / (mask_ppm * mask_ppm) if mask_ppm else None,
         "median_intact_leaf_area_mm2": summary["median_intact_area_mm2"],
         "median_intact_leaf_length_mm": summary["median_intact_length_mm"],

@@ -33,6 +33,7 @@ import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -41,6 +42,9 @@ from scipy import ndimage, optimize, signal
 from skimage.color import rgb2gray
 from skimage.measure import block_reduce
 from skimage.util import img_as_float32
+
+if TYPE_CHECKING:
+    from herbseg.scale_detect import Detection
 
 MM_PER_INCH = 25.4
 
@@ -73,6 +77,11 @@ class Scale:
     px_per_mm: float | None
     source: str  # "table" | "ruler" | "dpi" | "none"
     confidence: float | None
+    # the detected scale (kind, orientation, span), for the evidence crop: the one used when
+    # source is "ruler", else one found but refused (see ``note``)
+    detection: Detection | None = None
+    # why a scale found on the sheet was not used (confidence below the threshold), else ""
+    note: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,6 +186,10 @@ class _Candidate:
 class _Fit:
     px_per_mm: float
     confidence: float
+    # where the ticks were measured, in full-resolution (x, y): for the evidence crop
+    start: tuple[float, float] = (0.0, 0.0)
+    end: tuple[float, float] = (0.0, 0.0)
+    vertical: bool = False
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -633,7 +646,16 @@ def _refine(grey: np.ndarray, cand: _Candidate, scale: int) -> _Fit | None:
     order = max(1, round(grid.period / period))  # the periodogram may have run on a harmonic
     agreement = abs(grid.period / (order * period) - 1) < 0.005
     confidence = _confidence(grid, length.size, _five_tick_rhythm(length), agreement)
-    return _Fit(px_per_mm=mm_period, confidence=confidence)
+    ends = [origin + (grid.origin + i * grid.period) * u for i in (grid.first, grid.last)]
+    if cand.transposed:  # the strip was sampled on the transposed image: swap back to (x, y)
+        ends = [e[::-1] for e in ends]
+    return _Fit(
+        px_per_mm=mm_period,
+        confidence=confidence,
+        start=(float(ends[0][0]), float(ends[0][1])),
+        end=(float(ends[1][0]), float(ends[1][1])),
+        vertical=cand.transposed,
+    )
 
 
 def _reduction(shape: tuple[int, ...]) -> int:
@@ -650,9 +672,14 @@ def detect_ruler(
     is ``(None, 0.0)`` or a low confidence; callers decide with a threshold (see
     :func:`resolve_scale`).
     """
-    grey = _grey(rgb)
+    fit = detect_ruler_fit(_grey(rgb), approx_px_per_mm)
+    return (None, 0.0) if fit is None else (fit.px_per_mm, fit.confidence)
+
+
+def detect_ruler_fit(grey: np.ndarray, approx_px_per_mm: tuple[float, float]) -> _Fit | None:
+    """:func:`detect_ruler` on a grey image, with where the ticks were measured."""
     if grey.ndim != 2 or min(grey.shape) < 16:
-        return None, 0.0
+        return None
     k = _reduction(grey.shape)
     small = block_reduce(grey, (k, k), np.mean) if k > 1 else grey
     lo, hi = approx_px_per_mm
@@ -667,8 +694,8 @@ def detect_ruler(
         if best.confidence >= 0.95:
             break
     if best is None or best.confidence <= 0.0:
-        return None, 0.0
-    return best.px_per_mm, best.confidence
+        return None
+    return best
 
 
 # --------------------------------------------------------------------------------------------
@@ -687,25 +714,36 @@ def resolve_scale(
     min_dpi: float = 100,
     max_dpi: float = 4800,
     ignore_dpi: tuple[float, ...] = (72.0, 96.0),
-    approx_px_per_mm: tuple[float, float] = (2.0, 60.0),
+    approx_px_per_mm: tuple[float, float] = (1.2, 60.0),
 ) -> Scale:
     """Pick a sheet's scale by the fixed priority table > ruler > dpi > none.
 
     The ruler is only searched when no table value exists, because detection costs ~0.5 s of
-    CPU per 6 MP sheet and a curated value wins anyway. A ruler below
-    ``min_ruler_confidence`` is dropped, not used, since a wrong scale is worse than the dpi
-    tag or no scale.
+    CPU per 6 MP sheet and a curated value wins anyway. "ruler" is any kind of scale drawn on
+    the sheet (:func:`herbseg.scale_detect.detect_scale`: tick rulers, checker strips). One
+    below ``min_ruler_confidence`` is dropped, not used, since a wrong scale is worse than the
+    dpi tag or no scale; ``Scale.note`` then says what was found and why it was refused.
     """
     if table_value is not None:
         value = float(table_value)
         if not _positive_finite(value):
             raise ValueError(f"table px_per_mm must be > 0, got {table_value!r}")
         return Scale(value, "table", 1.0)
+    note, found = "", None
     if ruler_enabled and rgb is not None:
-        px, conf = detect_ruler(rgb, approx_px_per_mm)
-        if px is not None and conf >= min_ruler_confidence:
-            return Scale(float(px), "ruler", float(conf))
+        from herbseg.scale_detect import detect_scale  # it builds on this module's ruler
+
+        found = detect_scale(rgb, approx_px_per_mm)
+        if found is not None and found.confidence >= min_ruler_confidence:
+            return Scale(float(found.px_per_mm), "ruler", float(found.confidence), found)
+        if found is not None:
+            note = (
+                f"{found.kind} scale ({found.orientation}, {found.px_per_mm:.3f} px/mm) found "
+                f"with confidence {found.confidence:.2f} < measure.min_ruler_confidence "
+                f"{min_ruler_confidence:g}: not used"
+            )
+    # a refused detection is kept (with its note) so the report can show what was refused
     dpi = dpi_px_per_mm(dpi_x, dpi_y, min_dpi=min_dpi, max_dpi=max_dpi, ignore=ignore_dpi)
     if dpi is not None:
-        return Scale(dpi, "dpi", 1.0)
-    return Scale(None, "none", None)
+        return Scale(dpi, "dpi", 1.0, found, note)
+    return Scale(None, "none", None, found, note)

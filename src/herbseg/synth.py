@@ -27,6 +27,7 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
 from herbseg.images import write_mask
+from herbseg.synth_scales import SCALE_KINDS, draw_scale, is_vertical
 
 SHAPES = ("elliptic", "ovate", "lanceolate", "lobed", "serrate")
 TRUTH_COLUMNS = ("sheet_id", "px_per_mm", "leaf_area_mm2", "n_leaves")
@@ -130,6 +131,7 @@ class _Scene:
     hard: list[Box] = field(default_factory=list)  # leaves must keep clear of these
     soft: list[Box] = field(default_factory=list)  # leaves may slip under these (labels)
     clutter: dict = field(default_factory=dict)
+    scale_kind: str = "ticks"  # which scale the sheet carries (herbseg.synth_scales)
 
     @property
     def height(self) -> int:
@@ -364,9 +366,14 @@ def _layout(scene: _Scene) -> dict[str, Box | None]:
     spots = [(m, H - m - rh), (m, m), (W - m - rl, m), ((W - rl) / 2, m)]
     if not right:
         spots[0] = (W - m - rl, H - m - rh)
+    if is_vertical(scene.scale_kind):
+        rl, rh, spots = _vertical_scale_spots(scene, rl, rh, m)
     for shrink in (1.0, 0.85, 0.7, 0.55, 0.4):
         order = [spots[i] for i in rng.permutation(len(spots))]
-        box = _place(order, rl * shrink, rh, taken, limit, gap)
+        if is_vertical(scene.scale_kind):
+            box = _place(order, rl, rh * shrink, taken, limit, gap)
+        else:
+            box = _place(order, rl * shrink, rh, taken, limit, gap)
         if box is not None:
             break
     out["ruler"] = box
@@ -392,6 +399,35 @@ def _layout(scene: _Scene) -> dict[str, Box | None]:
         cands = [cands[i] for i in rng.permutation(len(cands))]
         out["packet"] = _place(cands, pw, ph, taken, limit, gap)
     return out
+
+
+def _vertical_scale_spots(
+    scene: _Scene, rl: float, rh: float, m: float
+) -> tuple[float, float, list[tuple[float, float]]]:
+    """A vertical scale's box (width, height) and spots along the side edges, like a card."""
+    W, H = scene.width, scene.height
+    width, height = rh, rl
+    if scene.scale_kind.startswith("bar"):
+        width, height = scene.mm(8), scene.mm(60)  # a short bar: 5 cm and its numbers
+    spots = [(m, m), (W - m - width, m), (m, (H - height) / 2), (W - m - width, (H - height) / 2)]
+    return width, height, spots
+
+
+def _draw_ruler(scene: _Scene, box: Box) -> None:
+    """The sheet's scale: today's mm ruler, or another kind of :mod:`herbseg.synth_scales`."""
+    kind = scene.scale_kind
+    if kind == "ticks":
+        _paste(scene, _ruler(scene, box), *box[:2])
+        return
+    if kind == "ticks-vertical":  # the mm ruler drawn in the transposed box, turned
+        x0, y0, x1, y1 = box
+        rgba = _ruler(scene, (0, 0, y1 - y0, x1 - x0))
+        scene.clutter["ruler"] |= {"box": box, "orientation": "vertical"}
+        _paste(scene, np.ascontiguousarray(np.rot90(rgba, -1)), x0, y0)
+        return
+    rgba, truth = draw_scale(kind, scene.ppm, box[2] - box[0], box[3] - box[1], scene.rng)
+    scene.clutter["ruler"] = {"box": box, **truth}
+    _paste(scene, rgba, *box[:2])
 
 
 def _plant_region(scene: _Scene, layout: dict[str, Box | None]) -> Box:
@@ -1072,7 +1108,7 @@ def _draw_clutter(
     if layout["packet"]:
         _paste(scene, _packet(scene, layout["packet"]), *layout["packet"][:2])
     if layout["ruler"]:
-        _paste(scene, _ruler(scene, layout["ruler"]), *layout["ruler"][:2])
+        _draw_ruler(scene, layout["ruler"])
     else:
         scene.clutter["ruler"] = None
     cols, rows = scene.clutter.pop("chart_grid")
@@ -1147,13 +1183,21 @@ def _leaf_truth(scene: _Scene, mask: np.ndarray) -> list[dict]:
 
 
 def generate_sheet(
-    seed: int, width: int = 2000, height: int = 3000, dpi: float = 300.0, index: int | None = None
+    seed: int,
+    width: int = 2000,
+    height: int = 3000,
+    dpi: float = 300.0,
+    index: int | None = None,
+    scale_kind: str = "ticks",
 ) -> SyntheticSheet:
     """Render one synthetic sheet; ``index`` selects sheet ``index`` of a collection's stream.
 
     The generator is ``default_rng([seed, index])`` (``default_rng(seed)`` without an index), so
-    any sheet of a collection can be re-rendered on its own.
+    any sheet of a collection can be re-rendered on its own. ``scale_kind`` is one of
+    :data:`herbseg.synth_scales.SCALE_KINDS`; ``ticks`` draws the same sheet as before it existed.
     """
+    if scale_kind not in SCALE_KINDS:
+        raise ValueError(f"unknown scale kind {scale_kind!r}; one of {SCALE_KINDS}")
     if min(width, height) < 128 or not dpi > 0:
         raise ValueError(f"need a sheet of at least 128×128 px and dpi > 0, got {width}×{height}")
     rng = np.random.default_rng(seed if index is None else [seed, index])
@@ -1167,6 +1211,7 @@ def generate_sheet(
         np.zeros((height, width), np.int16),
         np.zeros((height, width), bool),
         np.zeros((height, width), bool),
+        scale_kind=scale_kind,
     )
     _foxing(scene)
     layout = _layout(scene)
@@ -1196,10 +1241,10 @@ def sheet_id(index: int) -> str:
     return f"synth_{index:04d}"
 
 
-def _write_one(job: tuple[str, int, int, int, int, float]) -> tuple[dict, list[dict]]:
+def _write_one(job: tuple[str, int, int, int, int, float, str]) -> tuple[dict, list[dict]]:
     """Render and write one sheet; a top-level function so a process pool can pickle it."""
-    out, seed, index, width, height, dpi = job
-    sheet = generate_sheet(seed, width, height, dpi, index=index)
+    out, seed, index, width, height, dpi, kind = job
+    sheet = generate_sheet(seed, width, height, dpi, index=index, scale_kind=kind)
     sid = sheet_id(index)
     out_dir = Path(out)
     Image.fromarray(sheet.rgb, "RGB").save(
@@ -1223,15 +1268,21 @@ def generate_collection(
     height: int = 3000,
     dpi: float = 300.0,
     workers: int = 1,
+    scale_kinds: tuple[str, ...] = ("ticks",),
 ) -> pd.DataFrame:
     """Write ``n_sheets`` sheets, masks and truth tables; the same arguments give the same bytes.
 
-    Sheet ``i`` depends only on ``(seed, i)``, never on ``workers`` or on the other sheets.
+    Sheet ``i`` depends only on ``(seed, i)``, never on ``workers`` or on the other sheets; it
+    carries scale ``scale_kinds[i % len(scale_kinds)]``.
     """
     out = Path(out_dir)
     (out / "sheets").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
-    jobs = [(str(out), int(seed), i, int(width), int(height), float(dpi)) for i in range(n_sheets)]
+    kinds = tuple(scale_kinds) or ("ticks",)
+    jobs = [
+        (str(out), int(seed), i, int(width), int(height), float(dpi), kinds[i % len(kinds)])
+        for i in range(n_sheets)
+    ]
     if workers > 1 and n_sheets > 1:
         with multiprocessing.get_context().Pool(min(workers, n_sheets)) as pool:
             results = pool.map(_write_one, jobs, chunksize=1)

@@ -141,6 +141,7 @@ def final_outputs():
         res("report/evaluation.png"),
         res("report/collection.png"),
         res("report/overlays"),
+        res("report/scale_evidence"),
     ]
     if SYNTH:
         outputs.append(res("demo_check.csv"))

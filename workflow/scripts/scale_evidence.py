@@ -1,0 +1,18 @@
+"""Scale evidence crops and the refused-scale problem table (rule scale_evidence)."""
+
+import pandas as pd
+
+from herbseg.logs import job_log
+from herbseg.scale_evidence import plan_scale_evidence, scale_problems, write_scale_evidence
+
+with job_log(snakemake.log[0]) as log:
+    sheets = pd.read_csv(snakemake.input.leaf_area, dtype={"sheet_id": str}, keep_default_na=False)
+    scale_problems(sheets).to_csv(snakemake.output.problems, index=False)
+    p = snakemake.params.report
+    plan = plan_scale_evidence(
+        sheets,
+        n_sample=p["n_scale_sample"],
+        low_confidence=p["scale_low_confidence"],
+        seed=p["seed"],
+    )
+    write_scale_evidence(plan, snakemake.output.crops, log=log)
