@@ -91,12 +91,14 @@ class FrameDataset(Dataset):
         image_paths: Sequence[str | os.PathLike],
         mask_paths: Sequence[str | os.PathLike],
         transform: A.Compose | None = None,
+        normalisation: dict[str, Any] | None = None,
     ):
         if len(image_paths) != len(mask_paths):
             raise ValueError(f"{len(image_paths)} images but {len(mask_paths)} masks")
         self.image_paths = [Path(p) for p in image_paths]
         self.mask_paths = [Path(p) for p in mask_paths]
         self.transform = transform
+        self.normalisation = normalisation  # the encoder's (herbseg.model.normalisation_for)
 
     def __len__(self) -> int:
         return len(self.image_paths)
@@ -117,7 +119,7 @@ class FrameDataset(Dataset):
                 self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
             out = self.transform(image=image, mask=mask.astype(np.uint8))
             image, mask = out["image"], out["mask"].astype(bool)
-        x = preprocess(image[None])[0]
+        x = preprocess(image[None], normalisation=self.normalisation)[0]
         y = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
         return x, y
 
