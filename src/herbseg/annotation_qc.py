@@ -141,10 +141,13 @@ def score_mask(
             f"aspect {mask_aspect:.3f} vs sheet {sheet_aspect:.3f}: stretched onto the sheet"
         )
     fraction = float(m.mean())
-    # The baseline's printed-rectangle rule is off: a straight stem fills its bounding box too.
+    # Plant colour, for "is the mask on paper": the baseline's printed-rectangle rule is off, as
+    # a straight stem fills its bounding box too. For "what does the mask miss" it is on, so a
+    # colour chart's patches or a coloured label do not count as unmarked plant.
     evidence = segment(
         small, BaselineSettings(method="otsu", long_side=settings.long_side, max_fill=1.0)
     )
+    objects_out = segment(small, BaselineSettings(method="otsu", long_side=settings.long_side))
     row: dict[str, Any] = {
         "mask_fraction": round(fraction, 5),
         "evidence_fraction": round(float(evidence.mean()), 5),
@@ -181,7 +184,7 @@ def score_mask(
     on_paper_map = ndi.binary_opening(paper_in_mask, thick)
     # Plant colour the mask leaves out; colour reaching the image border is the table or
     # backdrop around a photographed sheet more often than plant, and is not counted.
-    target = _off_border(evidence)
+    target = _off_border(objects_out)
     if settings.mask_class == "leaf":  # stems and petioles are rightly outside a leaf mask
         target = ndi.binary_opening(target, thick)
     near_mask = ndi.distance_transform_edt(~m) <= tol

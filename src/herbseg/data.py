@@ -22,11 +22,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from herbseg.augment_real import REAL_KEYS, real_transforms
 from herbseg.images import load_rgb, read_mask
 from herbseg.ingest import sha256_file
 from herbseg.model import preprocess
 
-AUGMENT_KEYS = ("rotate", "hflip", "vflip", "brightness")
+AUGMENT_KEYS = ("rotate", "hflip", "vflip", "brightness", *REAL_KEYS)
 
 
 def build_augmentation(cfg: dict[str, Any]) -> A.Compose:
@@ -71,6 +72,7 @@ def build_augmentation(cfg: dict[str, Any]) -> A.Compose:
         transforms.append(
             A.RandomBrightnessContrast(brightness_limit=brightness, contrast_limit=0.0, p=1.0)
         )
+    transforms += real_transforms(cfg)  # hue, paper, stains, table, JPEG (herbseg.augment_real)
     return A.Compose(transforms, seed=0)
 
 
