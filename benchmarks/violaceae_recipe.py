@@ -44,6 +44,7 @@ from violaceae_register import REPO, register_all  # noqa: E402
 from herbseg.annotation_qc import QCSettings, annotation_qc, excluded_ids  # noqa: E402
 from herbseg.baseline import BaselineSettings, fit_rows, segment_rows  # noqa: E402
 from herbseg.ingest import ingest  # noqa: E402
+from herbseg.label_refine import refine_labels  # noqa: E402
 from herbseg.model import load_model  # noqa: E402
 from herbseg.plots import OverlayItem, render_overlay  # noqa: E402
 from herbseg.predict import predict_shard  # noqa: E402
@@ -113,6 +114,8 @@ def main() -> None:
     ap.add_argument("--synth-seed", type=int, default=2114)
     ap.add_argument("--real-repeat", type=int, default=2, help="real sheets per epoch, times")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--refine-labels", action="store_true",
+                    help="train on GrabCut-refined labels; scored on the given")  # fmt: skip
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     args = ap.parse_args()
     t_start = time.perf_counter()
@@ -135,6 +138,13 @@ def main() -> None:
     reg = reg[~reg["sheet_id"].isin(excluded_ids(qc))].reset_index(drop=True)
     ids = sorted(reg["sheet_id"])
     truth = dict(zip(reg["sheet_id"], reg["mask_path"]))
+    train_src = reg  # the frames training reads; scoring always uses the registered labels
+    if args.refine_labels:
+        prov = refine_labels(reg, out / "refined_masks")
+        prov.to_csv(out / "refined_masks_provenance.csv", index=False)
+        log(f"refined {int((prov['status'] == 'ok').sum())} labels (GrabCut); provenance written")
+        train_src = prepare(out / "refined", out / "refined_masks", size, log)
+        train_src = train_src[train_src["sheet_id"].isin(ids)].reset_index(drop=True)
     synth_items = synthetic(out, cfg, args, size, log)
     repeat = args.real_repeat
     tc = train_config(cfg, args)
@@ -145,7 +155,9 @@ def main() -> None:
     if args.folds == 0:  # the real-sheet model
         order = np.array(ids)[np.random.default_rng(cfg["split"]["seed"]).permutation(len(ids))]
         val = set(order[:4])
-        items = reg.assign(split=["val" if i in val else "train" for i in reg["sheet_id"]])
+        items = train_src.assign(
+            split=["val" if i in val else "train" for i in train_src["sheet_id"]]
+        )
         train_items = pairs(items[items["split"] == "train"]) * repeat + synth_items
         t0 = time.perf_counter()
         result = train(train_items, pairs(items[items["split"] == "val"]), out / "final", tc, log)
@@ -170,8 +182,9 @@ def main() -> None:
         )
         seconds["baseline"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        train_items = pairs(items[items["split"] == "train"]) * repeat + synth_items
-        result = train(train_items, pairs(items[items["split"] == "val"]), fold / "recipe", tc, log)
+        src = train_src.merge(split, on="sheet_id")
+        train_items = pairs(src[src["split"] == "train"]) * repeat + synth_items
+        result = train(train_items, pairs(src[src["split"] == "val"]), fold / "recipe", tc, log)
         net = load_model(fold / "recipe" / "model", str(device))
         tables["recipe"].append(
             predict_shard(
@@ -180,7 +193,7 @@ def main() -> None:
                 fold / "recipe" / "masks",
                 device=device,
                 batch_size=8,
-                threshold=cfg["predict"]["threshold"],
+                threshold=cfg["predict"].get("threshold", 0.5),
                 threads=args.threads,
                 sheets=test,
                 refine=refine,
