@@ -42,6 +42,7 @@ def main() -> None:
     model = build_model("timm-tf_efficientnet_lite0", None).eval()
     device = torch.device("cpu")
     paths = sorted(p for p in DATA.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    predict_proba(model, np.zeros((1, args.frame, args.frame, 3), np.uint8), device)  # warm-up
     rows = []
     for path in paths[: args.sheets]:
         rgb = load_rgb(path)
