@@ -129,8 +129,10 @@ def test_figures_tables_and_overlays_are_in_the_report(report):
     for n in overlays:
         assert results[n]["labels"] == {"sheet": Path(n).stem}
         assert results[n]["data_uri"].startswith("data:image/jpeg;")
+    qc = [n for n in names if "/report/annotation_qc/" in n]  # worst training masks, drawn
+    assert qc and all(results[n]["data_uri"].startswith("data:image/jpeg;") for n in qc)
     categories = embedded(html, "categories")
-    assert set(categories) == {"Training", "Evaluation", "Collection", "Overlays"}
+    assert set(categories) == {"Training", "Evaluation", "Collection", "Overlays", "Annotation QC"}
     assert set(categories["Overlays"]) == {"worst-test", "problems", "random"}
 
 
