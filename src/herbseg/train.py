@@ -48,8 +48,10 @@ from herbseg.infer import autocast_for
 from herbseg.metrics import scores
 from herbseg.model import (
     build_model,
+    get_normalisation,
     init_weights_sha256,
     load_init_weights,
+    normalisation_for,
     resolve_device,
     save_model,
     update_card,
@@ -527,6 +529,8 @@ def _card(cfg: TrainConfig, state: _State, device: torch.device, data: dict[str,
         "best_val_iou": state.best_val_iou,
         "device": str(device),
         "versions": _versions(),
+        "encoder": cfg.encoder,
+        "normalisation": normalisation_for(cfg.encoder),
         **data,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
@@ -642,10 +646,14 @@ def _build(
     model = model.to(device=device, memory_format=gpu.memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sampler = SeededSampler(len(train_items), cfg.seed, shuffle=True)
-    train_ds = FrameDataset(*zip(*train_items, strict=True), build_augmentation(cfg.augment))
+    norm = get_normalisation(model)
+    train_ds = FrameDataset(
+        *zip(*train_items, strict=True), build_augmentation(cfg.augment), normalisation=norm
+    )
     val_loader = None
     if val_items:
-        val_loader = _loader(FrameDataset(*zip(*val_items, strict=True)), cfg, gpu, None)
+        val_ds = FrameDataset(*zip(*val_items, strict=True), normalisation=norm)
+        val_loader = _loader(val_ds, cfg, gpu, None)
     return _Parts(
         model=model,
         optimizer=optimizer,

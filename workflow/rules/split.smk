@@ -3,6 +3,7 @@ rule split:
     input:
         tables=annotated_resize_tables,
         sheets=annotated_shard_lists,
+        qc=res("ingest/annotation_qc.csv"),
     output:
         res("split/split.csv"),
     log:

@@ -18,6 +18,7 @@ if SYNTH:
             runtime=30,
         params:
             synth=config["synth"],
+            mask_class=config["model"]["mask_class"],
         script:
             "../scripts/synth.py"
 

@@ -9,6 +9,7 @@ from herbseg.logs import job_log
 from herbseg.model import load_model, resolve_device
 from herbseg.predict import predict_shard
 from herbseg.refine import RefineSettings
+from herbseg.tiles import TileSettings, predict_tiled_shard
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params.predict
@@ -17,21 +18,28 @@ with job_log(snakemake.log[0]) as log:
     model = load_model(Path(snakemake.input.model), device)
     resized = pd.read_csv(snakemake.input.table, dtype={"sheet_id": str}, keep_default_na=False)
     sheets = pd.read_csv(snakemake.input.sheets, dtype=str, keep_default_na=False)
-    table = predict_shard(
-        model,
-        resized,
-        Path(snakemake.output.masks),
+    common = dict(
         device=device,
         batch_size=p["batch_size"],
         long_side=p["long_side"],
         threshold=p["threshold"],
         amp=p["amp"],
         channels_last=p["channels_last"],
-        threads=snakemake.threads,
-        sheets=sheets,
         refine=RefineSettings.from_config(p),
-        tta=p["tta"],
         max_megapixels=snakemake.params.max_megapixels,
         log=log,
     )
+    tiles = TileSettings.from_config(p)
+    if tiles.enabled:  # sheets at predict.tiles.long_side, in overlapping tiles (herbseg.tiles)
+        table = predict_tiled_shard(model, sheets, Path(snakemake.output.masks), tiles, **common)
+    else:
+        table = predict_shard(
+            model,
+            resized,
+            Path(snakemake.output.masks),
+            threads=snakemake.threads,
+            sheets=sheets,
+            tta=p["tta"],
+            **common,
+        )
     table.to_csv(snakemake.output.table, index=False)

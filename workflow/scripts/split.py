@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from herbseg.annotation_qc import excluded_ids
 from herbseg.logs import job_log
 from herbseg.split import split_sheets
 
@@ -12,6 +13,11 @@ with job_log(snakemake.log[0]) as log:
         [pd.read_csv(t, dtype=str, keep_default_na=False) for t in snakemake.input.sheets]
     )
     usable = resized[(resized["status"] == "ok") & resized["mask_frame_path"].notna()]
+    # Masks annotation QC left out (each with its reason row in ingest/annotation_qc.csv).
+    excluded = excluded_ids(pd.read_csv(snakemake.input.qc, dtype={"sheet_id": str}))
+    if excluded:
+        log(f"left out by annotation QC: {len(excluded)} masks ({', '.join(sorted(excluded))})")
+    usable = usable[~usable["sheet_id"].isin(excluded)]
     groups = None
     if p["group_column"]:
         lookup = sheets.set_index("sheet_id")[p["group_column"]]

@@ -4,11 +4,15 @@ from pathlib import Path
 
 from herbseg.logs import job_log
 from herbseg.synth import generate_collection
+from herbseg.synth_plant import generate_plant_collection
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params.synth
     out = Path(snakemake.output.sheets).parent
-    truth = generate_collection(
+    # model.mask_class plant: whole plants marked (stems, roots, flowers), real leaf colours.
+    plant = snakemake.params.mask_class == "plant"
+    generate = generate_plant_collection if plant else generate_collection
+    truth = generate(
         out,
         p["n_sheets"],
         p["seed"],

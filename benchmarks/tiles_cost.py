@@ -1,0 +1,80 @@
+"""CPU cost per sheet of tiled prediction vs. one frame, measured side by side in one run.
+
+Each sheet is predicted by the same network (DeepLabV3+ with the recipe's Lite0 encoder; the
+weights do not change the cost) three ways, one after the other, and the wall time of each is
+recorded: one ``--frame`` frame per sheet (what ``predict`` does), and tiles of ``--frame`` px at
+long side 1024 and 2048 (``herbseg.tiles``, quarter overlap). Reported as seconds per sheet and
+as the ratio to the single frame, with the machine's load average (the machine is shared).
+
+Run: .venv/bin/python benchmarks/tiles_cost.py [--sheets 3] [--threads 2]
+Writes results/benchmarks/tiles_cost.csv and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from herbseg.images import load_rgb
+from herbseg.infer import predict_proba
+from herbseg.model import build_model
+from herbseg.tiles import TileSettings, starts, tiled_proba
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "leafmachine2_demo"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sheets", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--frame", type=int, default=512)
+    ap.add_argument("--out", type=Path, default=REPO / "results" / "benchmarks" / "tiles_cost")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model = build_model("timm-tf_efficientnet_lite0", None).eval()
+    device = torch.device("cpu")
+    paths = sorted(p for p in DATA.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    predict_proba(model, np.zeros((1, args.frame, args.frame, 3), np.uint8), device)  # warm-up
+    rows = []
+    for path in paths[: args.sheets]:
+        rgb = load_rgb(path)
+        h, w = rgb.shape[:2]
+        load0 = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        frame = np.asarray(Image.fromarray(rgb).resize((args.frame, args.frame)))
+        predict_proba(model, frame[None], device)
+        single = time.perf_counter() - t0
+        row = {"sheet": path.name, "sheet_px": f"{w}x{h}", "single_frame_s": round(single, 2)}
+        for long_side in (1024, 2048):
+            s = TileSettings(True, long_side, args.frame, 0.25)
+            f = long_side / max(w, h)
+            ww, hh = round(w * f), round(h * f)
+            n = len(starts(hh, s.tile, s.overlap)) * len(starts(ww, s.tile, s.overlap))
+            t0 = time.perf_counter()
+            work = np.asarray(Image.fromarray(rgb).resize((ww, hh)))
+            tiled_proba(model, work, device, s, batch_size=8)
+            dt = time.perf_counter() - t0
+            row |= {f"tiles_{long_side}_n": n, f"tiles_{long_side}_s": round(dt, 2),
+                    f"tiles_{long_side}_ratio": round(dt / single, 1)}  # fmt: skip
+        row["load_avg_1min"] = round((load0 + os.getloadavg()[0]) / 2, 1)
+        rows.append(row)
+        print(row, flush=True)
+    table = pd.DataFrame(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out.with_suffix(".csv"), index=False)
+    md = table.to_markdown(index=False)
+    md += f"\n\nCPU, torch threads {args.threads}, frame {args.frame}, Lite0 DeepLabV3+.\n"
+    args.out.with_suffix(".md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Whole-plant synthetic sheets: the plant class marks stems, roots and flowers, the leaf class
+does not; sheets are reproducible; every plant kind and the real leaf colours occur."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from herbseg.images import read_mask
+from herbseg.synth_plant import KINDS, generate_plant_collection, generate_plant_sheet
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_plant_mask_holds_the_stems_and_the_leaf_mask_does_not(kind):
+    plant = generate_plant_sheet(3, 300, 430, 70, index=1, kind=kind, mask_class="plant")
+    leaf = generate_plant_sheet(3, 300, 430, 70, index=1, kind=kind, mask_class="leaf")
+    assert np.array_equal(plant.rgb, leaf.rgb)  # the class changes the mask only
+    assert plant.thin.sum() > 50, "every kind has stems, culms or roots"
+    assert plant.mask[plant.thin].all() and not leaf.mask[plant.thin].any()
+    assert leaf.mask.sum() <= plant.mask.sum()
+    # thin structures are painted: not paper-coloured
+    paper = np.median(plant.rgb[~plant.mask], axis=0)
+    diff = np.abs(plant.rgb[plant.thin].astype(int) - paper).sum(-1)
+    assert np.median(diff) > 40
+
+
+def test_collection_is_reproducible_and_spans_kinds_and_colours(tmp_path):
+    a = generate_plant_collection(tmp_path / "a", 8, 11, 300, 440, 70, workers=1)
+    b = generate_plant_collection(tmp_path / "b", 8, 11, 300, 440, 70, workers=2)
+    pd.testing.assert_frame_equal(a, b)
+    assert (tmp_path / "a" / "sheets" / "synth_0003.jpg").read_bytes() == (
+        tmp_path / "b" / "sheets" / "synth_0003.jpg"
+    ).read_bytes()
+    assert read_mask(tmp_path / "a" / "masks" / "synth_0003.png").any()
+    kinds = {generate_plant_sheet(11, 200, 300, 50, index=i).truth["kind"] for i in range(30)}
+    assert kinds == set(KINDS)
+
+
+def test_leaf_colours_include_yellow_red_and_pale():
+    """Across sheets, leaf pixels must reach hues the demo never paints (yellow, red) and pale
+    tones near the paper's lightness."""
+    hues = []
+    for i in range(48):  # 13 colours: a pale one is all but certain among 48 plants
+        s = generate_plant_sheet(5, 200, 280, 50, index=i, kind="herb", mask_class="leaf")
+        if s.mask.sum() < 50:
+            continue
+        r, g, b = np.median(s.rgb[s.mask].astype(float), axis=0)
+        hues.append((r, g, b))
+    hues = np.array(hues)
+    assert any(r > g + 40 for r, g, b in hues), "a red or orange plant"
+    assert any(r > 160 and g > 140 and b < 110 for r, g, b in hues), "a yellow plant"
+    assert any(min(r, g, b) > 110 and g > 140 for r, g, b in hues), "a pale plant"

@@ -1,0 +1,16 @@
+"""Check every training mask against its sheet (rule annotation_qc)."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from herbseg.annotation_qc import QCSettings, annotation_qc
+from herbseg.logs import job_log
+
+with job_log(snakemake.log[0]) as log:
+    manifest = pd.read_csv(snakemake.input.manifest, dtype={"sheet_id": str})
+    settings = QCSettings.from_config(
+        snakemake.params.qc, snakemake.params.mask_class, snakemake.params.aspect_tolerance
+    )
+    table = annotation_qc(manifest, settings, Path(snakemake.output.overlays), log=log)
+    table.to_csv(snakemake.output.table, index=False)
