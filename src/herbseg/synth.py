@@ -27,6 +27,7 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
 from herbseg.images import write_mask
+from herbseg.synth_damage import maybe_damage
 
 SHAPES = ("elliptic", "ovate", "lanceolate", "lobed", "serrate")
 TRUTH_COLUMNS = ("sheet_id", "px_per_mm", "leaf_area_mm2", "n_leaves")
@@ -41,6 +42,7 @@ LEAF_COLUMNS = (
     "intact",
     "centroid_x",
     "centroid_y",
+    "reason",
 )
 JPEG_QUALITY = 90
 
@@ -113,6 +115,8 @@ class _Leaf:
     veins: list[tuple[np.ndarray, float, float]]  # (polyline sheet px, width px, darkness)
     petiole: tuple[np.ndarray, np.ndarray, float]
     non_intact: bool = False
+    why: str = ""  # overlap / under_label: why placement made it non-intact
+    damage: str = ""  # a synth_damage kind, or "" for an undamaged blade
 
 
 @dataclass
@@ -130,6 +134,7 @@ class _Scene:
     hard: list[Box] = field(default_factory=list)  # leaves must keep clear of these
     soft: list[Box] = field(default_factory=list)  # leaves may slip under these (labels)
     clutter: dict = field(default_factory=dict)
+    damage: float = 0.0  # share of leaves given a synth_damage failure mode
 
     @property
     def height(self) -> int:
@@ -724,8 +729,10 @@ def _try_place(scene: _Scene, leaf: _Leaf, overlap_p: float) -> bool:
         if not scene.budget_allows(1 + sum(not scene.leaves[i].non_intact for i in touched)):
             return False
         leaf.non_intact = True
+        leaf.why = "overlap" if contact else "under_label"
         for i in touched:
             scene.leaves[i].non_intact = True
+            scene.leaves[i].why = scene.leaves[i].why or "overlap"
     scene.labels[y0:y1, x0:x1][leaf.raster] = len(scene.leaves) + 1
     scene.near[y0:y1, x0:x1] |= grown
     scene.leaves.append(leaf)
@@ -752,6 +759,8 @@ def _place_leaves(scene: _Scene, stems: list[tuple[np.ndarray, float]]) -> None:
             for attempt in range(3):
                 turn = rng.normal(0, 0.3) if attempt else 0.0
                 leaf = _make_leaf(scene, shape, node, angle + turn, length_mm * scene.ppm)
+                if leaf is not None and scene.damage > 0:
+                    leaf = maybe_damage(scene, leaf)
                 if leaf is not None and _try_place(scene, leaf, overlap_p):
                     break
                 length_mm = max(lo, length_mm * 0.85)
@@ -1128,6 +1137,7 @@ def _leaf_truth(scene: _Scene, mask: np.ndarray) -> list[dict]:
         edge = xs.min() + x0 <= 0 or ys.min() + y0 <= 0 or xs.max() + x0 >= W - 1
         edge = edge or ys.max() + y0 >= H - 1
         length, width = _feret(leaf.poly)
+        why = [leaf.why, "covered" if covered else "", "edge" if edge else "", leaf.damage]
         out.append({
             "leaf_id": i + 1,
             "shape": leaf.shape,
@@ -1135,9 +1145,10 @@ def _leaf_truth(scene: _Scene, mask: np.ndarray) -> list[dict]:
             "full_area_mm2": float(leaf.raster.sum()) / ppm2,
             "length_mm": length / scene.ppm,
             "width_mm": width / scene.ppm,
-            "intact": not (leaf.non_intact or covered or edge),
+            "intact": not (leaf.non_intact or covered or edge or leaf.damage),
             "centroid_x": float(xs.mean() + x0),
             "centroid_y": float(ys.mean() + y0),
+            "reason": "+".join(w for w in why if w) or "intact",
         })  # fmt: skip
     return out
 
@@ -1147,9 +1158,17 @@ def _leaf_truth(scene: _Scene, mask: np.ndarray) -> list[dict]:
 
 
 def generate_sheet(
-    seed: int, width: int = 2000, height: int = 3000, dpi: float = 300.0, index: int | None = None
+    seed: int,
+    width: int = 2000,
+    height: int = 3000,
+    dpi: float = 300.0,
+    index: int | None = None,
+    damage: float = 0.0,
 ) -> SyntheticSheet:
     """Render one synthetic sheet; ``index`` selects sheet ``index`` of a collection's stream.
+
+    ``damage`` is the share of leaves given one of ``synth_damage.DAMAGE_KINDS`` (holes, tears,
+    folds, ...); at 0 no random number is drawn for it, so older collections are reproduced.
 
     The generator is ``default_rng([seed, index])`` (``default_rng(seed)`` without an index), so
     any sheet of a collection can be re-rendered on its own.
@@ -1168,6 +1187,7 @@ def generate_sheet(
         np.zeros((height, width), bool),
         np.zeros((height, width), bool),
     )
+    scene.damage = float(damage)
     _foxing(scene)
     layout = _layout(scene)
     scene.hard = [b for k in ("ruler", "chart", "barcode", "packet") if (b := layout[k])]
@@ -1196,10 +1216,10 @@ def sheet_id(index: int) -> str:
     return f"synth_{index:04d}"
 
 
-def _write_one(job: tuple[str, int, int, int, int, float]) -> tuple[dict, list[dict]]:
+def _write_one(job: tuple[str, int, int, int, int, float, float]) -> tuple[dict, list[dict]]:
     """Render and write one sheet; a top-level function so a process pool can pickle it."""
-    out, seed, index, width, height, dpi = job
-    sheet = generate_sheet(seed, width, height, dpi, index=index)
+    out, seed, index, width, height, dpi, damage = job
+    sheet = generate_sheet(seed, width, height, dpi, index=index, damage=damage)
     sid = sheet_id(index)
     out_dir = Path(out)
     Image.fromarray(sheet.rgb, "RGB").save(
@@ -1223,6 +1243,7 @@ def generate_collection(
     height: int = 3000,
     dpi: float = 300.0,
     workers: int = 1,
+    damage: float = 0.0,
 ) -> pd.DataFrame:
     """Write ``n_sheets`` sheets, masks and truth tables; the same arguments give the same bytes.
 
@@ -1231,7 +1252,10 @@ def generate_collection(
     out = Path(out_dir)
     (out / "sheets").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
-    jobs = [(str(out), int(seed), i, int(width), int(height), float(dpi)) for i in range(n_sheets)]
+    jobs = [
+        (str(out), int(seed), i, int(width), int(height), float(dpi), float(damage))
+        for i in range(n_sheets)
+    ]
     if workers > 1 and n_sheets > 1:
         with multiprocessing.get_context().Pool(min(workers, n_sheets)) as pool:
             results = pool.map(_write_one, jobs, chunksize=1)

@@ -16,6 +16,7 @@ with job_log(snakemake.log[0]) as log:
         height=p["height"],
         dpi=p["dpi"],
         workers=snakemake.threads,
+        damage=p["damage"],
     )
     for name, target in (
         ("sheets", snakemake.output.sheets),
