@@ -38,6 +38,8 @@ FIGURES = {  # result path suffix → report category
     "report/training.png": "Training",
     "report/evaluation.png": "Evaluation",
     "report/collection.png": "Collection",
+    "report/leaves/kept.png": "Leaves",
+    "report/leaves/rejected.png": "Leaves",
 }
 
 
@@ -130,7 +132,7 @@ def test_figures_tables_and_overlays_are_in_the_report(report):
         assert results[n]["labels"] == {"sheet": Path(n).stem}
         assert results[n]["data_uri"].startswith("data:image/jpeg;")
     categories = embedded(html, "categories")
-    assert set(categories) == {"Training", "Evaluation", "Collection", "Overlays"}
+    assert set(categories) == {"Training", "Evaluation", "Collection", "Overlays", "Leaves"}
     assert set(categories["Overlays"]) == {"worst-test", "problems", "random"}
 
 
@@ -143,7 +145,7 @@ def test_report_renders_in_headless_chromium(report, browser, tmp_path):
     assert pixels.std() > 20  # text, menu and rule graph, not a blank or loading page
     dom = rendered(dom)
     assert "herbseg: leaf masks and leaf measurements" in dom  # workflow.rst, rendered by JS
-    for category in ("Training", "Evaluation", "Collection", "Overlays"):
+    for category in ("Training", "Evaluation", "Collection", "Overlays", "Leaves"):
         assert f"<span>{category}</span>" in dom  # the menu the app built
     assert 'id="app"><div' in dom  # React mounted the app
 
