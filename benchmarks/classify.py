@@ -138,6 +138,7 @@ def main() -> None:
     ap.add_argument("--damage", type=float, default=0.3)
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--arch", default="mobilenet_v3_small")
     ap.add_argument("--inputs", nargs="+", action="append", default=None)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "classify.txt")
@@ -154,7 +155,8 @@ def main() -> None:
         f"collections: train {args.n_train} sheets (seed 1515), held-out {args.n_test} "
         f"(seed 2115), {W}x{H} px at {DPI:.0f} dpi, damage {args.damage}; generated in "
         f"{gen_s:.0f} s",
-        f"classifier: {args.arch}, {args.size} px crops, {args.epochs} epochs, from scratch",
+        f"classifier: {args.arch}, {args.size} px crops, {args.epochs} epochs at lr {args.lr}, "
+        "from scratch",
         f"load at start: {os.getloadavg()[0]:.1f} (1-min average, 2 cores)",
         "",
     ]
@@ -165,7 +167,7 @@ def main() -> None:
         x, y, index = training_set(
             train[0], train[1], measure, card, settings, truth_leaves=train[2], log=lambda m: None
         )
-        net, history = fit(x, y, arch=args.arch, epochs=args.epochs, log=print)
+        net, history = fit(x, y, arch=args.arch, epochs=args.epochs, lr=args.lr, log=print)
         card = card_for(inputs, args.size, args.arch, y, history, {"synthetic truth": len(y)})
         save(net, card, args.work / f"model_{'_'.join(inputs)}")
         t = time.perf_counter()

@@ -154,3 +154,49 @@ def test_classifier_learns_whole_from_cut_and_round_trips(tmp_path):
     with pytest.raises(ValueError, match="intact and non-intact"):
         fit(x, np.ones(len(x)), epochs=1)
     assert build("resnet18", 4)(__import__("torch").zeros(2, 4, 32, 32)).shape == (2, 1)
+
+
+def test_training_set_takes_truth_and_lets_user_labels_win(tmp_path):
+    from herbseg.classify import ClassifySettings, training_set
+    from herbseg.measure import MeasureSettings
+    from herbseg.synth import generate_collection
+
+    generate_collection(tmp_path, 1, 7, 400, 600, 60.0, damage=0.4)
+    truth = pd.read_csv(tmp_path / "truth_leaves.csv", dtype={"sheet_id": str})
+    rows = pd.DataFrame(
+        {
+            "sheet_id": ["synth_0000"],
+            "path": [str(tmp_path / "sheets" / "synth_0000.jpg")],
+            "status": ["ok"],
+            "width": [400],
+            "height": [600],
+        }  # fmt: skip
+    )
+    preds = pd.DataFrame(
+        {
+            "sheet_id": ["synth_0000"],
+            "status": ["ok"],
+            "mask_path": [str(tmp_path / "masks" / "synth_0000.png")],
+        }  # fmt: skip
+    )
+    card = ClassifierCard(inputs=("mask", "size"), size=32)
+    measure = MeasureSettings(min_leaf_px=20)
+    x, y, index = training_set(rows, preds, measure, card, ClassifySettings(), truth_leaves=truth)
+    assert len(x) == len(y) == len(index) and x.shape[1:] == (2, 32, 32)
+    assert (index["source"] == "synthetic truth").all()
+    assert 0 < y.sum() <= truth["intact"].sum()  # every kept label is a matched true leaf
+    flipped = int(index["leaf_id"].iloc[0])
+    labels = pd.DataFrame(
+        {
+            "sheet_id": ["synth_0000", "synth_0000"],
+            "leaf_id": [flipped, 999],
+            "intact": [not bool(y[0]), True],
+        }  # fmt: skip
+    )
+    logged = []
+    x2, y2, index2 = training_set(
+        rows, preds, measure, card, ClassifySettings(), truth, labels, log=logged.append
+    )
+    row = index2[index2["leaf_id"] == flipped].iloc[0]
+    assert row["source"] == "user label" and bool(row["intact"]) is (not bool(y[0]))
+    assert any("leaf 999 ignored" in m for m in logged)
