@@ -16,7 +16,7 @@ same functions on predicted masks). Per held-out sheet:
 * the time of ``classify_shard`` next to ``measure_shard`` (its default ruler search included) on
   the same sheets, in one process, on whatever load the machine has (reported).
 
-    .venv/bin/python benchmarks/classify.py            # ~15 min on 2 loaded cores
+    .venv/bin/python benchmarks/classify.py            # ~25 min on 2 cores at load 11-16
 
 Writes benchmarks/results/classify.txt and benchmarks/results/classify_*.png.
 """
@@ -136,9 +136,9 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=100)
     ap.add_argument("--n-test", type=int, default=40)
     ap.add_argument("--damage", type=float, default=0.3)
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=4e-3)
     ap.add_argument("--arch", default="mobilenet_v3_small")
     ap.add_argument("--inputs", nargs="+", action="append", default=None)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "classify.txt")

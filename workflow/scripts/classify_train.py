@@ -33,7 +33,14 @@ with job_log(snakemake.log[0]) as log:
     x, y, examples = training_set(rows, preds, measure, card, settings, truth, labels, log=log)
     log(f"{len(y)} training crops, {int(y.sum())} intact")
     net, history = fit(
-        x, y, arch=c["arch"], epochs=c["epochs"], seed=c["seed"], threads=snakemake.threads, log=log
+        x,
+        y,
+        arch=c["arch"],
+        epochs=c["epochs"],
+        lr=c["lr"],
+        seed=c["seed"],
+        threads=snakemake.threads,
+        log=log,
     )
     sources = examples["source"].value_counts().to_dict()
     save(
