@@ -38,6 +38,8 @@ FIGURES = {  # result path suffix → report category
     "report/training.png": "Training",
     "report/evaluation.png": "Evaluation",
     "report/collection.png": "Collection",
+    "report/leaves/kept.png": "Leaves",
+    "report/leaves/rejected.png": "Leaves",
 }
 
 
@@ -133,7 +135,7 @@ def test_figures_tables_and_overlays_are_in_the_report(report):
     assert qc and all(results[n]["data_uri"].startswith("data:image/jpeg;") for n in qc)
     categories = embedded(html, "categories")
     # "Scales": crops of the scales found (rule scale_evidence), when the run found any
-    base = {"Training", "Evaluation", "Collection", "Overlays", "Annotation QC"}
+    base = {"Training", "Evaluation", "Collection", "Overlays", "Annotation QC", "Leaves"}
     assert base <= set(categories)
     assert set(categories) <= base | {"Scales"}
     assert set(categories["Overlays"]) == {"worst-test", "problems", "random"}
@@ -151,7 +153,7 @@ def test_report_renders_in_headless_chromium(report, browser, tmp_path):
     assert pixels.std() > 20  # text, menu and rule graph, not a blank or loading page
     dom = rendered(dom)
     assert "herbseg: leaf masks and leaf measurements" in dom  # workflow.rst, rendered by JS
-    for category in ("Training", "Evaluation", "Collection", "Overlays"):
+    for category in ("Training", "Evaluation", "Collection", "Overlays", "Leaves"):
         assert f"<span>{category}</span>" in dom  # the menu the app built
     assert 'id="app"><div' in dom  # React mounted the app
 

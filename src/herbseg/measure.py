@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from herbseg.images import SheetError, load_rgb, read_mask
+from herbseg.intact_choice import apply_verdicts
 from herbseg.postprocess import PostprocessSettings, clean
 from herbseg.progress import Progress
 from herbseg.scale import Scale, resolve_scale
@@ -28,6 +29,7 @@ SHEET_COLUMNS = [
 TRAIT_COLUMNS = [
     "sheet_id", "leaf_id", "area_px", "area_mm2", "perimeter_mm", "length_mm", "width_mm",
     "solidity", "eccentricity", "bbox", "centroid_x", "centroid_y", "touches_edge", "intact",
+    "intact_by", "intact_prob", "intact_rule",
 ]  # fmt: skip
 
 
@@ -46,6 +48,17 @@ class MeasureSettings:
     ignore_dpi: tuple[float, ...] = field(default=(72.0, 96.0))
     # The config's `postprocess:` clean-up; `min_leaf_px` is applied through it as well.
     postprocess: PostprocessSettings = field(default_factory=PostprocessSettings)
+
+    @classmethod
+    def from_config(cls, measure: dict, postprocess: dict) -> MeasureSettings:
+        """From the config's ``measure:`` and ``postprocess:`` sections (schema-validated)."""
+        keys = ("min_leaf_px", "min_solidity", "max_area_fraction", "exclude_edge", "ruler",
+                "min_ruler_confidence", "ruler_long_side", "min_dpi")  # fmt: skip
+        return cls(
+            **{k: measure[k] for k in keys},
+            ignore_dpi=tuple(measure["ignore_dpi"]),
+            postprocess=PostprocessSettings.from_dict(postprocess),
+        )
 
 
 def _float(v) -> float | None:
@@ -104,15 +117,30 @@ def scale_columns(scale: Scale) -> dict:
     }
 
 
-def measure_sheet(
-    row: dict, pred: dict, table_value: float | None, s: MeasureSettings
-) -> tuple[dict, pd.DataFrame]:
-    """Measure one predicted mask; returns the sheet row and its leaves."""
+def cleaned_mask(row: dict, pred: dict, s: MeasureSettings) -> tuple[np.ndarray, float, int]:
+    """The predicted mask as measured: cleaned, with mask px per sheet px and the speck limit.
+
+    The classify stage calls this too, so its components (and leaf ids) are the measured ones.
+    """
     mask = read_mask(pred["mask_path"])
-    sheet_w, sheet_h = int(row["width"]), int(row["height"])
-    f = mask.shape[1] / sheet_w  # mask pixels per sheet pixel
+    f = mask.shape[1] / int(row["width"])  # mask pixels per sheet pixel
     min_px = max(1, round(s.min_leaf_px * f * f))
-    mask = clean(mask, s.postprocess.with_min_component(s.min_leaf_px), scale=f)
+    return clean(mask, s.postprocess.with_min_component(s.min_leaf_px), scale=f), f, min_px
+
+
+def measure_sheet(
+    row: dict,
+    pred: dict,
+    table_value: float | None,
+    s: MeasureSettings,
+    verdicts: pd.DataFrame | None = None,
+) -> tuple[dict, pd.DataFrame]:
+    """Measure one predicted mask; returns the sheet row and its leaves.
+
+    ``verdicts`` (the classify stage's rows of this sheet) replace the rule's ``intact``.
+    """
+    sheet_w, sheet_h = int(row["width"]), int(row["height"])
+    mask, f, min_px = cleaned_mask(row, pred, s)
     scale = sheet_scale(row, table_value, s)
     mask_ppm = scale.px_per_mm * f if scale.px_per_mm else None
     rule = IntactRule(
@@ -121,7 +149,7 @@ def measure_sheet(
         max_area_fraction=s.max_area_fraction,
         exclude_edge=s.exclude_edge,
     )
-    leaves = leaf_traits(mask, mask_ppm, rule)
+    leaves = apply_verdicts(leaf_traits(mask, mask_ppm, rule), verdicts, rule, mask.shape)
     summary = sheet_summary(leaves)
     leaf_mask_px = int(mask.sum())
     out = {
@@ -150,9 +178,15 @@ def measure_shard(
     scale_key: str = "sheet_id",
     settings: MeasureSettings | None = None,
     log: Callable[[str], None] = print,
+    verdicts: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Measure every sheet of a shard: one output row per input row, errors included."""
+    """Measure every sheet of a shard: one output row per input row, errors included.
+
+    ``verdicts`` is the classify stage's table (``sheet_id, leaf_id, intact_prob, intact``); with
+    it, ``intact`` is the classifier's, else the rule's; ``intact_by`` says which.
+    """
     s = settings or MeasureSettings()
+    by_sheet = dict(tuple(verdicts.groupby("sheet_id"))) if verdicts is not None else None
     preds = predictions.set_index("sheet_id").to_dict("index")
     extras = [
         c
@@ -176,7 +210,10 @@ def measure_shard(
         if base["status"] == "ok":
             table_value = (scale_table or {}).get(str(row.get(scale_key, "")))
             try:
-                measured, sheet_leaves = measure_sheet(row, pred, table_value, s)
+                sheet_verdicts = None
+                if by_sheet is not None:
+                    sheet_verdicts = by_sheet.get(row["sheet_id"], verdicts.iloc[:0])
+                measured, sheet_leaves = measure_sheet(row, pred, table_value, s, sheet_verdicts)
                 base.update(measured)
                 leaves.append(sheet_leaves)
             except SheetError as exc:

@@ -29,3 +29,13 @@ def check_config(config: dict[str, Any]) -> None:
     """Run every start-up check in order; the first failure is raised as a ConfigError."""
     for check in CHECKS:
         check(config)
+
+
+def _register_stage_checks() -> None:
+    """Stage checks live beside their stage; imported here so the Snakefile needs one import."""
+    from herbseg.classify_config import check_classify
+
+    CHECKS.append(check_classify)
+
+
+_register_stage_checks()

@@ -27,6 +27,7 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
 from herbseg.images import write_mask
+from herbseg.synth_damage import maybe_damage
 from herbseg.synth_scales import SCALE_KINDS, draw_scale, is_vertical
 
 SHAPES = ("elliptic", "ovate", "lanceolate", "lobed", "serrate")
@@ -42,6 +43,7 @@ LEAF_COLUMNS = (
     "intact",
     "centroid_x",
     "centroid_y",
+    "reason",
 )
 JPEG_QUALITY = 90
 
@@ -114,6 +116,8 @@ class _Leaf:
     veins: list[tuple[np.ndarray, float, float]]  # (polyline sheet px, width px, darkness)
     petiole: tuple[np.ndarray, np.ndarray, float]
     non_intact: bool = False
+    why: str = ""  # overlap / under_label: why placement made it non-intact
+    damage: str = ""  # a synth_damage kind, or "" for an undamaged blade
 
 
 @dataclass
@@ -132,6 +136,7 @@ class _Scene:
     soft: list[Box] = field(default_factory=list)  # leaves may slip under these (labels)
     clutter: dict = field(default_factory=dict)
     scale_kind: str = "ticks"  # which scale the sheet carries (herbseg.synth_scales)
+    damage: float = 0.0  # share of leaves given a synth_damage failure mode
 
     @property
     def height(self) -> int:
@@ -760,8 +765,10 @@ def _try_place(scene: _Scene, leaf: _Leaf, overlap_p: float) -> bool:
         if not scene.budget_allows(1 + sum(not scene.leaves[i].non_intact for i in touched)):
             return False
         leaf.non_intact = True
+        leaf.why = "overlap" if contact else "under_label"
         for i in touched:
             scene.leaves[i].non_intact = True
+            scene.leaves[i].why = scene.leaves[i].why or "overlap"
     scene.labels[y0:y1, x0:x1][leaf.raster] = len(scene.leaves) + 1
     scene.near[y0:y1, x0:x1] |= grown
     scene.leaves.append(leaf)
@@ -788,6 +795,8 @@ def _place_leaves(scene: _Scene, stems: list[tuple[np.ndarray, float]]) -> None:
             for attempt in range(3):
                 turn = rng.normal(0, 0.3) if attempt else 0.0
                 leaf = _make_leaf(scene, shape, node, angle + turn, length_mm * scene.ppm)
+                if leaf is not None and scene.damage > 0:
+                    leaf = maybe_damage(scene, leaf)
                 if leaf is not None and _try_place(scene, leaf, overlap_p):
                     break
                 length_mm = max(lo, length_mm * 0.85)
@@ -1164,6 +1173,7 @@ def _leaf_truth(scene: _Scene, mask: np.ndarray) -> list[dict]:
         edge = xs.min() + x0 <= 0 or ys.min() + y0 <= 0 or xs.max() + x0 >= W - 1
         edge = edge or ys.max() + y0 >= H - 1
         length, width = _feret(leaf.poly)
+        why = [leaf.why, "covered" if covered else "", "edge" if edge else "", leaf.damage]
         out.append({
             "leaf_id": i + 1,
             "shape": leaf.shape,
@@ -1171,9 +1181,10 @@ def _leaf_truth(scene: _Scene, mask: np.ndarray) -> list[dict]:
             "full_area_mm2": float(leaf.raster.sum()) / ppm2,
             "length_mm": length / scene.ppm,
             "width_mm": width / scene.ppm,
-            "intact": not (leaf.non_intact or covered or edge),
+            "intact": not (leaf.non_intact or covered or edge or leaf.damage),
             "centroid_x": float(xs.mean() + x0),
             "centroid_y": float(ys.mean() + y0),
+            "reason": "+".join(w for w in why if w) or "intact",
         })  # fmt: skip
     return out
 
@@ -1189,8 +1200,12 @@ def generate_sheet(
     dpi: float = 300.0,
     index: int | None = None,
     scale_kind: str = "ticks",
+    damage: float = 0.0,
 ) -> SyntheticSheet:
     """Render one synthetic sheet; ``index`` selects sheet ``index`` of a collection's stream.
+
+    ``damage`` is the share of leaves given one of ``synth_damage.DAMAGE_KINDS`` (holes, tears,
+    folds, ...); at 0 no random number is drawn for it, so older collections are reproduced.
 
     The generator is ``default_rng([seed, index])`` (``default_rng(seed)`` without an index), so
     any sheet of a collection can be re-rendered on its own. ``scale_kind`` is one of
@@ -1213,6 +1228,7 @@ def generate_sheet(
         np.zeros((height, width), bool),
         scale_kind=scale_kind,
     )
+    scene.damage = float(damage)
     _foxing(scene)
     layout = _layout(scene)
     scene.hard = [b for k in ("ruler", "chart", "barcode", "packet") if (b := layout[k])]
@@ -1241,10 +1257,10 @@ def sheet_id(index: int) -> str:
     return f"synth_{index:04d}"
 
 
-def _write_one(job: tuple[str, int, int, int, int, float, str]) -> tuple[dict, list[dict]]:
+def _write_one(job: tuple[str, int, int, int, int, float, str, float]) -> tuple[dict, list[dict]]:
     """Render and write one sheet; a top-level function so a process pool can pickle it."""
-    out, seed, index, width, height, dpi, kind = job
-    sheet = generate_sheet(seed, width, height, dpi, index=index, scale_kind=kind)
+    out, seed, index, width, height, dpi, kind, damage = job
+    sheet = generate_sheet(seed, width, height, dpi, index=index, scale_kind=kind, damage=damage)
     sid = sheet_id(index)
     out_dir = Path(out)
     Image.fromarray(sheet.rgb, "RGB").save(
@@ -1269,6 +1285,7 @@ def generate_collection(
     dpi: float = 300.0,
     workers: int = 1,
     scale_kinds: tuple[str, ...] = ("ticks",),
+    damage: float = 0.0,
 ) -> pd.DataFrame:
     """Write ``n_sheets`` sheets, masks and truth tables; the same arguments give the same bytes.
 
@@ -1280,7 +1297,16 @@ def generate_collection(
     (out / "masks").mkdir(parents=True, exist_ok=True)
     kinds = tuple(scale_kinds) or ("ticks",)
     jobs = [
-        (str(out), int(seed), i, int(width), int(height), float(dpi), kinds[i % len(kinds)])
+        (
+            str(out),
+            int(seed),
+            i,
+            int(width),
+            int(height),
+            float(dpi),
+            kinds[i % len(kinds)],
+            float(damage),
+        )  # fmt: skip
         for i in range(n_sheets)
     ]
     if workers > 1 and n_sheets > 1:

@@ -142,6 +142,7 @@ def final_outputs():
         res("report/collection.png"),
         res("report/overlays"),
         res("report/scale_evidence"),
+        res("report/leaves/kept.png"),
     ]
     if SYNTH:
         outputs.append(res("demo_check.csv"))
@@ -229,3 +230,40 @@ def train_runtime():
     """
     budget = config["train"]["max_minutes"]
     return int(budget + 30) if budget else 24 * 60
+
+
+# --- classify (intact-leaf classifier) -------------------------------------------------------
+CLASSIFY = config["classify"]["enabled"]
+
+
+def classifier_model():
+    """The saved classifier: the config's, or the one this run trains."""
+    return config["classify"]["model"] or res("classify/model")
+
+
+def classify_verdicts(wildcards):
+    """The classify stage's table of a shard, for measure, when the classifier is on."""
+    return (
+        {"verdicts": res(f"classify/{wildcards.shard}/leaf_class.csv")}
+        if CLASSIFY
+        else {}
+    )
+
+
+def classify_train_input(wildcards):
+    """Every shard's sheets and predictions, plus what says which leaves are intact: the
+    synthetic truth (its test split left out) and/or a person's labels."""
+    inputs = {
+        "sheets": per_shard("ingest/shards/{shard}.csv", all_shards(wildcards)),
+        "predictions": per_shard("predict/{shard}/predict.csv", all_shards(wildcards)),
+    }
+    if SYNTH:
+        inputs["truth"] = config["synth"]["truth"]
+        inputs["split"] = res("split/split.csv")
+    if config["classify"]["labels"]:
+        inputs["labels"] = config["classify"]["labels"]
+    return inputs
+
+
+def prediction_tables(wildcards):
+    return per_shard("predict/{shard}/predict.csv", all_shards(wildcards))

@@ -2,6 +2,7 @@
 rule measure:
     input:
         unpack(scale_table_input),
+        unpack(classify_verdicts),
         sheets=res("ingest/shards/{shard}.csv"),
         predictions=res("predict/{shard}/predict.csv"),
     output:

@@ -24,8 +24,17 @@ with job_log(snakemake.log[0]) as log:
     table = load_scale_table(snakemake.input.scale_table) if p["scale_table"] else None
     rows = pd.read_csv(snakemake.input.sheets, dtype=str, keep_default_na=False)
     preds = pd.read_csv(snakemake.input.predictions, dtype={"sheet_id": str}, keep_default_na=False)
+    verdicts = None
+    if "verdicts" in snakemake.input.keys():
+        verdicts = pd.read_csv(snakemake.input.verdicts, dtype={"sheet_id": str})
     sheets, leaves = measure_shard(
-        rows, preds, scale_table=table, scale_key=p["scale_key"], settings=settings, log=log
+        rows,
+        preds,
+        scale_table=table,
+        scale_key=p["scale_key"],
+        settings=settings,
+        log=log,
+        verdicts=verdicts,
     )
     sheets.to_csv(snakemake.output.sheets, index=False)
     leaves.to_csv(snakemake.output.leaves, index=False)

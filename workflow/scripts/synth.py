@@ -21,6 +21,7 @@ with job_log(snakemake.log[0]) as log:
         dpi=p["dpi"],
         workers=snakemake.threads,
         scale_kinds=tuple(p["scale_kinds"]),
+        damage=p["damage"],
     )
     for name, target in (
         ("sheets", snakemake.output.sheets),

@@ -1,0 +1,70 @@
+"""The classify stage in a real Snakemake run: trained on the synthetic truth, used by measure."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.test_workflow import TINY, planned_rules, run_snakemake
+
+
+@pytest.fixture(scope="module")
+def classify_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("classify_run")
+    config = {
+        **TINY,
+        "sheets": "demo/sheets",
+        "annotations": "demo/masks",
+        "results": "demo/results",
+        "synth": {
+            "enabled": True,
+            "n_sheets": 6,
+            "seed": 5,
+            "width": 300,
+            "height": 450,
+            "dpi": 60,
+            "truth": "demo/truth.csv",
+            "damage": 0.4,
+        },  # fmt: skip
+        "classify": {"enabled": True, "epochs": 1, "size": 32},
+    }
+    run_snakemake(work, config)
+    return work, config
+
+
+def test_measure_takes_intact_from_the_classifier(classify_run):
+    work, _ = classify_run
+    res = work / "demo" / "results"
+    leaves = pd.read_csv(res / "leaf_traits.csv")
+    assert len(leaves) and (leaves["intact_by"] == "classifier").all()
+    assert leaves["intact_prob"].between(0, 1).all()
+    assert leaves["intact_rule"].isin([True, False]).all()
+    card = json.loads((res / "classify" / "model" / "card.json").read_text())
+    assert card["arch"] == "mobilenet_v3_small" and card["size"] == 32
+    examples = pd.read_csv(res / "classify" / "training_examples.csv", dtype={"sheet_id": str})
+    split = pd.read_csv(res / "split" / "split.csv", dtype={"sheet_id": str})
+    test = set(split.loc[split["split"] == "test", "sheet_id"])
+    assert test and not test & set(examples["sheet_id"])  # the demo check stays honest
+    truth = pd.read_csv(work / "demo" / "truth_leaves.csv")
+    assert "reason" in truth.columns
+    labels = pd.read_csv(res / "report" / "leaves" / "leaf_labels.csv")
+    assert len(labels) == len(leaves) and set(labels["intact"]) <= {"yes", "no"}
+    assert (res / "report" / "leaves" / "kept.png").stat().st_size > 0
+
+
+def test_user_labels_retrain_the_classifier(classify_run, tmp_path):
+    work, config = classify_run
+    labels = work / "labels.csv"
+    labels.write_text("sheet_id,leaf_id,intact\nsynth_0000,1,no\n")
+    relabelled = {**config, "classify": {**config["classify"], "labels": str(labels)}}
+    jobs = planned_rules(work, relabelled)
+    assert jobs.get("classify_train") == 1 and jobs.get("measure", 0) >= 1
+
+
+def test_classifier_without_anything_to_train_on_stops_at_start(tmp_path):
+    config = {**TINY, "sheets": "sheets", "classify": {"enabled": True}}
+    (tmp_path / "sheets").mkdir()
+    proc = run_snakemake(tmp_path, config, "-n", check=False)
+    assert proc.returncode != 0 and "classify.model" in proc.stdout + proc.stderr
