@@ -573,3 +573,25 @@ def ingest(
         f"shards {len(summary)} ({changed} changed)"
     )
     return manifest, problems, summary
+
+
+def annotation_matches(
+    sheets: pd.DataFrame, annotations: str | os.PathLike, extensions: Iterable[str]
+) -> tuple[int, int]:
+    """How many annotations there are (mask images and COCO images) and how many of them pair
+    with a sheet, by the same rules as ingest; only names are read, no mask is decoded."""
+    source = Path(annotations)
+    images, jsons = _annotation_files(source, extensions)
+    ids, stems = set(sheets["sheet_id"]), _sheet_stems(sheets)
+    matched = sum(_target(_mask_keys(m, source), ids, stems) is not None for m in images)
+    total = len(images)
+    for jpath in jsons:
+        try:
+            data = coco.load(jpath)
+        except (OSError, ValueError):
+            continue
+        for image in data.get("images", []) if isinstance(data.get("images"), list) else []:
+            name = str(image.get("file_name", ""))
+            total += 1
+            matched += _target(_coco_keys(name), ids, stems) is not None
+    return total, matched
