@@ -22,7 +22,14 @@ from herbseg import coco, dwca
 from herbseg.images import DEFAULT_MAX_MEGAPIXELS, SheetError, probe, write_mask
 from herbseg.progress import Progress
 
-DEFAULT_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
+# Every raster format herbseg.images decodes (Pillow, tifffile) that a scanner or camera writes;
+# the schema's `ingest.extensions` default is this list (tests/test_ingest.py holds them equal).
+DEFAULT_EXTENSIONS = (
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp", ".jp2", ".j2k", ".jpf",
+    ".jpx", ".bmp", ".dib", ".gif", ".pnm", ".ppm", ".pgm", ".pbm", ".tga",
+)  # fmt: skip
+# Files an operating system or a file manager leaves beside images: counted as debris, by name.
+OS_DEBRIS = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", ".directory"})
 MASK_SUFFIXES = ("_mask", "-mask", ".mask", "_label", "_labels", "_seg")
 MANIFEST_COLUMNS = [
     "sheet_id", "path", "bytes", "width", "height", "mode", "dpi_x", "dpi_y",
@@ -50,6 +57,16 @@ def sheet_id_for(path: Path, root: Path | None) -> str:
 
 def _has_ext(path: str, extensions: Iterable[str]) -> bool:
     return path.lower().endswith(tuple(e.lower() for e in extensions))
+
+
+def _is_debris(name: str) -> bool:
+    """macOS ``._IMG_1.jpg`` (AppleDouble) files end like images but hold no picture."""
+    return name.lower() in OS_DEBRIS or name.startswith("._")
+
+
+def _takes(name: str, extensions: Iterable[str]) -> bool:
+    """Whether ingest takes a file found in a sheets folder as a sheet."""
+    return _has_ext(name, extensions) and not _is_debris(name)
 
 
 def _protect_extras(table: pd.DataFrame) -> pd.DataFrame:
@@ -125,7 +142,7 @@ def _from_files(source_str: str, src: Path, base: Path, extensions: Iterable[str
             Path(dirpath) / name
             for dirpath, _, names in os.walk(src)
             for name in names
-            if _has_ext(name, extensions)
+            if _takes(name, extensions)
         )
     else:
         pattern = source_str if Path(source_str).is_absolute() else str(base / source_str)
@@ -297,6 +314,42 @@ def render_coco(
         if stale not in written:
             stale.unlink()
     return {k: v for k, v in found.items() if k not in (taken or {})}, problems
+
+
+def _skipped_label(name: str) -> str:
+    """What a skipped file is counted as: its extension, or OS debris by its name."""
+    if _is_debris(name):
+        return f"{'._*' if name.startswith('._') else name} (OS debris)"
+    return Path(name).suffix.lower() or "(no extension)"
+
+
+def skipped_files(source: str | os.PathLike, extensions: Iterable[str]) -> Counter[str]:
+    """Files under a sheets folder that ingest does not take, counted by extension (debris by
+    name), so that nothing a user handed over disappears without a line saying so."""
+    src = Path(source)
+    if not src.is_dir():
+        return Counter()
+    return Counter(
+        _skipped_label(name)
+        for _, _, names in os.walk(src)
+        for name in names
+        if not _takes(name, extensions)
+    )
+
+
+def skipped_problems(source: str | os.PathLike, skipped: Counter[str]) -> list[dict]:
+    """One problem row per skipped extension, with its count."""
+    return [
+        _problem(
+            "skipped",
+            "",
+            source,
+            "skipped",
+            f"{n} file{'s' if n != 1 else ''} {label} not taken as sheets "
+            "(not in ingest.extensions)",
+        )  # fmt: skip
+        for label, n in sorted(skipped.items())
+    ]
 
 
 def _problem(kind: str, sheet_id: str, path: Path | str, status: str, error: str) -> dict:
@@ -545,6 +598,10 @@ def ingest(
     """
     sheets = discover_sheets(sheets_source, extensions, media_root=media_root, id_column=id_column)
     log(f"found {len(sheets)} sheet files in {sheets_source}")
+    skipped = skipped_files(sheets_source, extensions)
+    if skipped:
+        counts = ", ".join(f"{n} {label}" for label, n in sorted(skipped.items()))
+        log(f"skipped {sum(skipped.values())} files that are not sheets: {counts}")
     masks, mask_problems = match_masks(sheets, annotations, extensions)
     coco_masks, coco_problems = render_coco(
         sheets, annotations, results_dir / "coco_masks", categories=coco_categories, taken=masks
@@ -564,7 +621,9 @@ def ingest(
     manifest["shard"] = assign_shards(manifest, read_shard_assignment(shards_dir), shard_size)
     summary, changed = write_shards(manifest, shards_dir)
     annotation_problems = mask_problems + coco_problems + shape_problems
-    problems = _problem_table(manifest, annotation_problems)
+    problems = _problem_table(
+        manifest, annotation_problems + skipped_problems(sheets_source, skipped)
+    )
     counts = manifest["status"].value_counts()
     log(
         f"sheets: found {len(manifest)}, ok {counts.get('ok', 0)}, error {counts.get('error', 0)}, "
