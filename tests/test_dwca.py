@@ -169,10 +169,13 @@ def test_id_column_and_duplicates(tmp_path, media):
         )
     )
     sheets = discover_sheets(table, media_root=media, id_column="catalogNumber")
-    assert list(sheets["sheet_id"]) == ["K1", "K1", "3__9f1c"]  # empty cell: the default rule
+    # K1 is one specimen imaged twice: two sheets, told apart by file stem; an empty cell takes
+    # the default rule
+    assert list(sheets["sheet_id"]) == ["K1__00123", "K1__Viola_alba", "3__9f1c"]
     manifest, _, _ = ingest(str(table), None, tmp_path / "out", media_root=str(media),
                             id_column="catalogNumber", log=lambda m: None)  # fmt: skip
-    assert list(manifest["status"]) == ["ok", "duplicate", "ok"]  # reported, never merged
+    assert list(manifest["status"]) == ["ok", "ok", "ok"]
+    assert list(manifest["catalogNumber"]) == ["K1", "K1", ""]
     with pytest.raises(ValueError, match="id_column"):
         discover_sheets(table, media_root=media, id_column="nope")
 

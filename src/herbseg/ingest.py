@@ -21,6 +21,7 @@ import pandas as pd
 from herbseg import coco, dwca
 from herbseg.images import DEFAULT_MAX_MEGAPIXELS, SheetError, probe, write_mask
 from herbseg.progress import Progress
+from herbseg.specimens import with_keys
 
 # Every raster format herbseg.images decodes (Pillow, tifffile) that a scanner or camera writes;
 # the schema's `ingest.extensions` default is this list (tests/test_ingest.py holds them equal).
@@ -76,10 +77,21 @@ def _protect_extras(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _id_from_column(table: pd.DataFrame, column: str, fallback: list[str]) -> list[str]:
-    """Ids from a sheet-list column; an empty cell falls back to the path rule for that row."""
+    """Ids from a sheet-list column; an empty cell falls back to the path rule for that row.
+
+    A value shared by rows of different files (``catalogNumber`` of a specimen imaged twice) is
+    a specimen with several sheets, not a duplicate: each of its files gets ``<value>__<stem>``.
+    Rows naming the same file keep one id, so a file listed twice is still a duplicate.
+    """
     if column not in table.columns:
         raise ValueError(f"ingest.id_column {column!r} is not a column of the sheet list")
-    return [_safe_id(v) if str(v).strip() else f for v, f in zip(table[column], fallback)]
+    ids = [_safe_id(v) if str(v).strip() else f for v, f in zip(table[column], fallback)]
+    paths = table["path"].astype(str).tolist() if "path" in table.columns else fallback
+    files: dict[str, set[str]] = {}
+    for i, p in zip(ids, paths):
+        files.setdefault(i, set()).add(p)
+    shared = {i for i, ps in files.items() if len(ps) > 1}
+    return [f"{i}__{_safe_id(Path(p).stem)}" if i in shared else i for i, p in zip(ids, paths)]
 
 
 def _common_root(paths: list[Path]) -> Path | None:
@@ -570,9 +582,11 @@ def write_shards(manifest: pd.DataFrame, shards_dir: Path) -> tuple[pd.DataFrame
 
 
 def _problem_table(manifest: pd.DataFrame, annotation_problems: list[dict]) -> pd.DataFrame:
+    """Problems with the specimen keys of their sheet (catalogNumber, occurrenceID, …)."""
     bad = manifest[manifest["status"] != "ok"]
     sheets = [_problem("sheet", r.sheet_id, r.path, r.status, r.error) for r in bad.itertuples()]
-    return pd.DataFrame(sheets + annotation_problems, columns=PROBLEM_COLUMNS)
+    table = pd.DataFrame(sheets + annotation_problems, columns=PROBLEM_COLUMNS)
+    return with_keys(table, manifest)
 
 
 def ingest(
