@@ -339,7 +339,7 @@ def skipped_files(source: str | os.PathLike, extensions: Iterable[str]) -> Count
     """Files under a sheets folder that ingest does not take, counted by extension (debris by
     name), so that nothing a user handed over disappears without a line saying so."""
     src = Path(source)
-    if not src.is_dir():
+    if not src.is_dir() or dwca.is_archive(src):  # an archive's files are its tables
         return Counter()
     return Counter(
         _skipped_label(name)

@@ -37,7 +37,9 @@ def check_sheets(config: dict[str, Any]) -> None:
             "sheets", f"{source!r} does not exist; point it at a folder of sheet images, a glob, "
             "a CSV with a 'path' column or a Darwin Core Archive."
         )  # fmt: skip
-    if path.is_dir() and not _any_sheet_in(path, _exts(config)):
+    from herbseg import dwca
+
+    if path.is_dir() and not dwca.is_archive(path) and not _any_sheet_in(path, _exts(config)):
         others = sum(len(names) for _, _, names in os.walk(path))
         raise ConfigError(
             "sheets", f"folder {source!r} holds no file ending in "
