@@ -114,3 +114,12 @@ def test_workflow_archive_joins_the_input_occurrences_with_leaf_area_values(arch
         int(ok[ok["gbifID"] == "100"]["n_leaves"].sum())
     )
     assert not facts.duplicated(["coreid", "measurementType"]).any()
+
+
+def test_without_identifiers_sheets_are_the_occurrences(tmp_path):
+    sheets, leaves = _sheets()
+    sheets = sheets.drop(columns=["gbifID", "catalogNumber"])
+    mof, core, link = measurements(sheets, leaves, model_sha="0" * 64)
+    assert link == "sheet_id" and list(core["id"]) == ["1__a", "1__b", "2__c"]
+    value = mof.set_index(["coreid", "measurementType"])["measurementValue"]
+    assert value["1__a", "leaf area"] == "100.5" and value["1__b", "leaf area"] == "50"

@@ -117,8 +117,8 @@ def measurements(
         .astype(str)
         .where(sheets[link].astype(str).str.strip() != "", sheets["sheet_id"].astype(str))
     )
-    keyed = sheets.drop(columns=[c for c in ("occurrenceID",) if link != "occurrenceID"]
-                        + [link], errors="ignore")  # fmt: skip
+    # Rolled up by the link's values: they stand in as the only identifier column.
+    keyed = sheets.drop(columns=[c for c in SPECIMEN_KEYS if c in sheets.columns])
     keyed = keyed.rename(columns={"_occurrence": "occurrenceID"})
     leaves = leaves.drop(columns=[c for c in SPECIMEN_KEYS if c in leaves.columns])
     per = rollup(keyed, leaves).set_index("specimen")
