@@ -184,7 +184,7 @@ def discover_sheets(
     """
     source_str = str(source)
     src = Path(source_str)
-    if dwca.is_multimedia_table(src) or (src.is_dir() and dwca.is_archive(src)):
+    if dwca.is_multimedia_table(src) or dwca.is_archive(src):
         out = _from_multimedia(src, media_root, extensions, id_column)
     elif src.is_file() and src.suffix.lower() in (".csv", ".tsv", ".txt"):
         out = _from_csv(src, id_column)
