@@ -37,8 +37,8 @@ CHECKS: list[Check] = []
 def check_config(config: dict[str, Any], *, local_exec: bool = True) -> None:
     """Run every start-up check in order; the first failure is raised as a ConfigError.
 
-    ``local_exec`` is whether jobs will run on this machine (Snakemake's ``workflow.local_exec``
-    and not a dry run): only then can a missing GPU be known here.
+    ``local_exec`` is whether jobs will run on this machine (not a dry run, not a cluster
+    executor; the Snakefile tells): only then can a missing GPU be known here.
     """
     from herbseg import input_checks  # registers the input checks in CHECKS on import
 

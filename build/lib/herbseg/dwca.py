@@ -1,0 +1,405 @@
+"""Darwin Core Archive multimedia tables as a sheet list: GBIF and iDigBio exports, used offline.
+
+A collection's images are usually known to the world as rows of a DwC-A ``multimedia`` table: one
+row per image, pointing at it by URL and at its occurrence record by ``coreid``/``gbifID``. This
+module turns such a table into sheet rows whose files are found locally (nothing is downloaded)
+and keeps every column, so each measurement can be joined back to its occurrence record. A row
+whose image cannot be found keeps its place with the reason, so no record is silently dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pandas as pd
+
+# Terms an image row is found by, in the order they are tried: GBIF puts the media URL in
+# dc:identifier, Audubon Core (iDigBio) in ac:accessURI.
+MEDIA_TERMS = ("identifier", "accessURI")
+# Occurrence columns joined onto each image row when the archive has its core table beside it,
+# so a GBIF download (whose multimedia.txt lacks them) still yields catalogue numbers.
+CORE_TERMS = (
+    "catalogNumber", "occurrenceID", "institutionCode", "collectionCode", "scientificName",
+)  # fmt: skip
+MULTIMEDIA_NAMES = ("multimedia.txt", "multimedia.csv", "multimedia.tsv")
+TABLE_SUFFIXES = (".txt", ".csv", ".tsv")
+ERROR = "error"  # the column of rows that already failed here (not found, ambiguous, not an image)
+MEDIA_NAME = "media_name"  # the file name the row refers to, for sheet ids of unfound files
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one delimited DwC-A file is laid out (from meta.xml, or sniffed from its header)."""
+
+    path: Path
+    sep: str = "\t"
+    quote: str = ""
+    header_lines: int = 1
+    encoding: str = "utf-8"
+    fields: dict[int, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    id_index: int | None = None
+    row_type: str = ""
+
+
+def short_term(term: str) -> str:
+    """``http://purl.org/dc/terms/identifier`` and ``ac:accessURI`` are matched by their last part,
+    as exports differ in whether headers carry namespaces."""
+    return re.split(r"[/#:]", term.strip())[-1]
+
+
+def _unescape(value: str | None, default: str) -> str:
+    if value is None:
+        return default
+    return value.replace("\\t", "\t").replace("\\n", "\n").replace("\\r", "\r")
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _spec_from_xml(node: ET.Element, folder: Path) -> TableSpec | None:
+    location = next((e.text for e in node.iter() if _local(e.tag) == "location"), None)
+    if not location:
+        return None
+    fields: dict[int, str] = {}
+    defaults: dict[str, str] = {}
+    id_index = None
+    for child in node:
+        tag = _local(child.tag)
+        if tag in ("id", "coreid") and child.get("index") is not None:
+            id_index = int(child.get("index"))
+        elif tag == "field" and child.get("term"):
+            name = short_term(child.get("term"))
+            if child.get("index") is not None:
+                fields[int(child.get("index"))] = name
+            elif child.get("default") is not None:
+                defaults[name] = child.get("default")
+    return TableSpec(
+        path=folder / location.strip(),
+        sep=_unescape(node.get("fieldsTerminatedBy"), ","),
+        quote=_unescape(node.get("fieldsEnclosedBy"), '"'),
+        header_lines=int(node.get("ignoreHeaderLines") or 0),
+        encoding=node.get("encoding") or "utf-8",
+        fields=fields,
+        defaults=defaults,
+        id_index=id_index,
+        row_type=node.get("rowType") or "",
+    )
+
+
+def read_meta(folder: Path) -> tuple[TableSpec | None, TableSpec | None]:
+    """The archive's (core, multimedia) tables from meta.xml; either may be absent.
+
+    The multimedia table is the one whose rowType is a Multimedia class (GBIF's simple multimedia
+    or Audubon Core) or, failing that, whose file is named multimedia.*.
+    """
+    root = ET.parse(folder / "meta.xml").getroot()
+    core, media = None, None
+    for node in root:
+        spec = _spec_from_xml(node, folder)
+        if spec is None:
+            continue
+        is_media = spec.row_type.lower().endswith("multimedia") or spec.path.name.lower() in (
+            MULTIMEDIA_NAMES
+        )
+        if _local(node.tag) == "core":
+            core = spec
+        if is_media and media is None:
+            media = spec
+    return (None if core is media else core), media
+
+
+def _sniff(path: Path) -> TableSpec:
+    """A multimedia file without meta.xml: tab-separated and unquoted (GBIF) or CSV (iDigBio)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        first = fh.readline()
+    tab = "\t" in first
+    return TableSpec(path=path, sep="\t" if tab else ",", quote="" if tab else '"')
+
+
+def _first_line(spec: TableSpec) -> list[str]:
+    with open(spec.path, encoding=spec.encoding, newline="") as fh:
+        line = fh.readline().lstrip("\ufeff").rstrip("\r\n")
+    if not spec.quote:
+        return line.split(spec.sep)
+    return next(csv.reader([line], delimiter=spec.sep, quotechar=spec.quote), [])
+
+
+def column_names(spec: TableSpec) -> list[str]:
+    """Short term per column: meta.xml's term, else the header's name, else ``column_<i>``."""
+    first = _first_line(spec)
+    header = first if spec.header_lines >= 1 else []
+    n = max(len(first), max(spec.fields, default=-1) + 1)
+    names = [spec.fields.get(i) or (short_term(header[i]) if i < len(header) else f"column_{i}")
+             for i in range(n)]  # fmt: skip
+    return _unique(names)
+
+
+def read_table(spec: TableSpec, usecols: Iterable[str] | None = None) -> pd.DataFrame:
+    """Read a DwC-A text file with every value a string, naming columns by their short terms.
+
+    ``usecols`` keeps a multi-gigabyte occurrence core cheap when only a few columns are joined.
+    """
+    names = column_names(spec)
+    id_key = "coreid" if "multimedia" in spec.row_type.lower() else "id"
+    add_id = spec.id_index is not None and spec.id_index < len(names) and id_key not in names
+    wanted = set([*names, *spec.defaults] if usecols is None else usecols)
+    keep = [i for i, n in enumerate(names) if n in wanted or (add_id and i == spec.id_index)]
+    table = pd.read_csv(
+        spec.path,
+        sep=spec.sep,
+        header=None,
+        names=range(len(names)),
+        usecols=keep,
+        skiprows=spec.header_lines,
+        dtype=str,
+        keep_default_na=False,
+        encoding="utf-8-sig" if spec.encoding.lower() in ("utf-8", "utf8") else spec.encoding,
+        quoting=csv.QUOTE_NONE if not spec.quote else csv.QUOTE_MINIMAL,
+        quotechar=spec.quote or '"',
+    )
+    out = pd.DataFrame({names[i]: table[i] for i in keep if names[i] in wanted})
+    if add_id:
+        out[id_key] = table[spec.id_index]
+    for name, value in spec.defaults.items():
+        if name not in out.columns and name in wanted:
+            out[name] = value
+    return out
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Two namespaces may share a short term (dcterms:type, idigbio:type): keep both columns."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
+def _header_terms(path: Path) -> set[str]:
+    try:
+        return {short_term(c) for c in _first_line(_sniff(path))}
+    except (OSError, UnicodeDecodeError):
+        return set()
+
+
+def is_multimedia_table(path: str | os.PathLike) -> bool:
+    """A delimited file with an ``identifier`` or ``accessURI`` column and no ``path`` column."""
+    p = Path(path)
+    if not p.is_file() or p.suffix.lower() not in TABLE_SUFFIXES:
+        return False
+    terms = _header_terms(p)
+    return "path" not in terms and any(t in terms for t in MEDIA_TERMS)
+
+
+def is_zipped_archive(path: str | os.PathLike) -> bool:
+    """A zipped DwC-A (what GBIF downloads are): a .zip holding a meta.xml, at its root or in
+    its one top folder."""
+    import zipfile
+
+    p = Path(path)
+    if not p.is_file() or p.suffix.lower() != ".zip" or not zipfile.is_zipfile(p):
+        return False
+    with zipfile.ZipFile(p) as zf:
+        return any(Path(n).name == "meta.xml" and len(Path(n).parts) <= 2 for n in zf.namelist())
+
+
+def is_archive(path: str | os.PathLike) -> bool:
+    """An unpacked DwC-A (a folder with meta.xml and a multimedia table) or a zipped one."""
+    p = Path(path)
+    if is_zipped_archive(p):
+        return True
+    if not (p / "meta.xml").is_file():
+        return False
+    try:
+        return read_meta(p)[1] is not None
+    except ET.ParseError:
+        return any((p / n).is_file() for n in MULTIMEDIA_NAMES)
+
+
+def _specs_for(source: Path) -> tuple[TableSpec | None, TableSpec]:
+    """Core and multimedia layout for a folder or a multimedia file (using a meta.xml beside it)."""
+    folder = source if source.is_dir() else source.parent
+    if (folder / "meta.xml").is_file():
+        try:
+            core, media = read_meta(folder)
+        except ET.ParseError:
+            core, media = None, None
+        if media is not None and (source.is_dir() or media.path.resolve() == source.resolve()):
+            return core, media
+    if source.is_dir():
+        found = next((folder / n for n in MULTIMEDIA_NAMES if (folder / n).is_file()), None)
+        if found is None:
+            raise FileNotFoundError(f"{source}: a DwC-A folder needs a multimedia table")
+        return None, _sniff(found)
+    return None, _sniff(source)
+
+
+def _join_core(media: pd.DataFrame, core: TableSpec | None) -> pd.DataFrame:
+    """Add the core's catalogue number and friends by coreid, without overwriting media columns."""
+    if core is None or "coreid" not in media.columns:
+        return media
+    wanted = [c for c in CORE_TERMS if c in column_names(core) and c not in media.columns]
+    if not wanted or core.id_index is None:
+        return media
+    table = read_table(core, usecols=[*wanted, "id"])
+    lookup = table.drop_duplicates(subset="id").set_index("id")[wanted]
+    joined = lookup.reindex(media["coreid"]).fillna("")
+    return pd.concat([media.reset_index(drop=True), joined.reset_index(drop=True)], axis=1)
+
+
+class MediaIndex:
+    """Every file under ``media_root`` by name, built with one walk of the folder.
+
+    Downloaded media keep the URL's file name (``…/00123.jpg``) or add an extension to an
+    extensionless one (iDigBio's ``…/media/<uuid>`` saved as ``<uuid>.jpg``), so a name is looked
+    up exactly, then case-insensitively, then by stem among image files.
+    """
+
+    def __init__(self, root: str | os.PathLike | None, extensions: Iterable[str]):
+        self.root = Path(root) if root else None
+        self.by_name: dict[str, list[Path]] = {}
+        self.by_lower: dict[str, list[Path]] = {}
+        self.by_stem: dict[str, list[Path]] = {}
+        if self.root is None:
+            return
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"ingest.media_root {str(self.root)!r} is not a folder")
+        exts = tuple(e.lower() for e in extensions)
+        for dirpath, _, names in os.walk(self.root):
+            for name in names:
+                path = Path(dirpath) / name
+                self.by_name.setdefault(name, []).append(path)
+                self.by_lower.setdefault(name.lower(), []).append(path)
+                if name.lower().endswith(exts):
+                    self.by_stem.setdefault(path.stem.lower(), []).append(path)
+
+    def find(self, name: str) -> list[Path]:
+        """All files the name can mean, from the most exact rule that finds any."""
+        for table, key in (
+            (self.by_name, name),
+            (self.by_lower, name.lower()),
+            (self.by_stem, name.lower()),
+        ):
+            if hits := table.get(key):
+                return sorted(hits)
+        return []
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where one multimedia row's image lies locally, or why it does not."""
+
+    path: str
+    name: str
+    error: str = ""
+
+
+def url_name(url: str) -> str:
+    """The file name a URL's path ends in, url-decoded (query and fragment ignored)."""
+    return unquote(urlparse(url).path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _from_index(value: str, name: str, index: MediaIndex) -> Resolved | None:
+    hits = index.find(name) if name else []
+    if len(hits) == 1:
+        return Resolved(str(hits[0]), name)
+    if len(hits) > 1:
+        shown = ", ".join(str(h) for h in hits[:3]) + (", …" if len(hits) > 3 else "")
+        return Resolved(value, name, f"ambiguous: {name} matches {len(hits)} files: {shown}")
+    return None
+
+
+def resolve(value: str, base: Path, index: MediaIndex) -> Resolved:
+    """A local path is used as is (relative to the table's folder, then media_root); a URL by its
+    file name under media_root."""
+    if value.lower().startswith("file://"):
+        value = unquote(urlparse(value).path)
+    if _URL.match(value):
+        name = url_name(value)
+        found = _from_index(value, name, index)
+        if found is not None:
+            return found
+        hint = "" if index.root is not None else " (ingest.media_root is not set)"
+        return Resolved(value, name, f"not found locally: {value}{hint}")
+    path = Path(value)
+    roots = [base, *([index.root] if index.root else [])]
+    for candidate in [path] if path.is_absolute() else [r / path for r in roots]:
+        if candidate.is_file():
+            return Resolved(str(candidate), path.name)
+    found = _from_index(value, path.name, index)
+    if found is not None:
+        return found
+    return Resolved(str(path if path.is_absolute() else base / path), path.name,
+                    f"not found locally: {value}")  # fmt: skip
+
+
+def _not_an_image(row: dict) -> str:
+    """GBIF multimedia tables list sounds and videos too: they stay as rows, never decoded."""
+    kind = short_term(row.get("type", "")).lower()
+    mime = row.get("format", "").strip().lower()
+    if kind and kind not in ("stillimage", "image"):
+        return f"unsupported format: {row['type']}"
+    if mime and "/" in mime and not mime.startswith("image/"):
+        return f"unsupported format: {row['format']}"
+    return ""
+
+
+def _resolve_row(row: dict, base: Path, index: MediaIndex) -> Resolved:
+    values = [row[t].strip() for t in MEDIA_TERMS if row.get(t, "").strip()]
+    if not values:
+        return Resolved("", "", "no identifier or accessURI")
+    if reason := _not_an_image(row):
+        return Resolved(values[0], url_name(values[0]) if _URL.match(values[0]) else "", reason)
+    tried = [resolve(v, base, index) for v in dict.fromkeys(values)]
+    return next((r for r in tried if not r.error), tried[0])
+
+
+def read_multimedia(
+    source: str | os.PathLike,
+    media_root: str | os.PathLike | None = None,
+    extensions: Iterable[str] = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"),
+) -> pd.DataFrame:
+    """One row per multimedia record: ``path`` (local file, or the identifier when not found),
+    ``error`` (empty when found), ``media_name`` and every column of the table (plus the core's
+    catalogue columns when meta.xml names a core), in the table's order.
+
+    A zipped archive is opened with python-dwca-reader, which unpacks it to a temporary folder
+    for as long as its tables are read; its media are found under ``media_root`` (a GBIF download
+    holds URLs, never the images).
+    """
+    src = Path(source)
+    if is_zipped_archive(src):
+        from dwca.read import DwCAReader
+
+        with DwCAReader(str(src)) as archive:
+            unpacked = Path(archive.absolute_temporary_path("meta.xml")).parent
+            return read_multimedia(unpacked, media_root, extensions)
+    core, spec = _specs_for(src)
+    table = _join_core(read_table(spec), core)
+    if not any(t in table.columns for t in MEDIA_TERMS):
+        raise ValueError(
+            f"{spec.path}: a multimedia table needs an identifier or accessURI column, "
+            f"has {list(table.columns)}"
+        )
+    index = MediaIndex(media_root, extensions)
+    resolved = [_resolve_row(r, spec.path.parent, index) for r in table.to_dict("records")]
+    front = pd.DataFrame(
+        {
+            "path": [r.path for r in resolved],
+            ERROR: [r.error for r in resolved],
+            MEDIA_NAME: [r.name for r in resolved],
+        }
+    )
+    rest = table.rename(columns={c: f"source_{c}" for c in front.columns if c in table.columns})
+    return pd.concat([front, rest.reset_index(drop=True)], axis=1)
