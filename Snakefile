@@ -15,14 +15,16 @@ configfile: "config/config.yaml"
 prepare_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 validate(config, schema="workflow/schemas/config.schema.yaml", set_default=True)
 
-# Config and input mistakes stop the run here, in one sentence naming the key.
-# A missing GPU is judged only where jobs will run here: not in a dry run, not when a cluster
-# executor (`--jobs`, which sets nodes) sends them to compute nodes.
-exit_on_error(
-    config,
-    local_exec=workflow.resource_settings.nodes is None
-    and not workflow.output_settings.dryrun,
-)
+# Config and input mistakes stop the run here, in one sentence naming the key; once, in the main
+# process (a cluster job re-reads this file and must not list a million sheets again). A missing
+# GPU is judged only where jobs will run here: not in a dry run, not when a cluster executor
+# (`--jobs`, which sets nodes) sends them to compute nodes.
+if workflow.workflow_settings.exec_mode.name == "DEFAULT":
+    exit_on_error(
+        config,
+        local_exec=workflow.resource_settings.nodes is None
+        and not workflow.output_settings.dryrun,
+    )
 
 
 report: "workflow/report/workflow.rst"

@@ -91,8 +91,24 @@ def archive_run(tmp_path_factory):
     )
     config = {**TINY, "sheets": "dwca", "annotations": "masks", "results": "results",
               "ingest": {"media_root": "media"}}  # fmt: skip
-    run_snakemake(work, config, "results/dwc/measurementorfact.txt")
+    run_snakemake(work, config, "results/dwc/measurementorfact.txt", "results/evaluate/summary.csv")
     return work
+
+
+def test_every_result_table_carries_the_specimen_keys(archive_run):
+    res = archive_run / "results"
+    read = {"dtype": str, "keep_default_na": False}
+    for table in ("leaf_area.csv", "leaf_traits.csv", "evaluate/per_sheet.csv",
+                  "ingest/problems.csv", "specimens.csv"):  # fmt: skip
+        frame = pd.read_csv(res / table, **read)
+        assert {"gbifID", "catalogNumber"} <= set(frame.columns), table
+    traits = pd.read_csv(res / "leaf_traits.csv", **read)
+    assert list(traits.columns[:4]) == ["sheet_id", "gbifID", "catalogNumber", "coreid"]
+    assert set(traits["catalogNumber"]) <= {"0001", "0002", "0003", "0004"}  # text kept
+    specimens = pd.read_csv(res / "specimens.csv", **read).set_index("specimen")
+    assert specimens.loc["100", "n_sheets"] == "2" and specimens.loc["100", "sheet_ids"] == (
+        "100__a;100__b"
+    )
 
 
 def test_workflow_archive_joins_the_input_occurrences_with_leaf_area_values(archive_run):
