@@ -58,5 +58,5 @@ def test_files_ingest_does_not_take_are_counted_by_extension(tmp_path):
         "1 file ._* (OS debris)": "skipped",
     }
     assert set(skipped["path"]) == {str(sheets)}
-    line = next(m for m in logged if m.startswith("skipped"))
-    assert line.startswith("skipped 7 files that are not sheets:") and "2 .txt" in line
+    line = next(m for m in logged if m.startswith("not taken"))
+    assert line.startswith("not taken as sheets (7 files):") and "2 .txt" in line

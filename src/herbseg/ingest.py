@@ -615,7 +615,7 @@ def ingest(
     skipped = skipped_files(sheets_source, extensions)
     if skipped:
         counts = ", ".join(f"{n} {label}" for label, n in sorted(skipped.items()))
-        log(f"skipped {sum(skipped.values())} files that are not sheets: {counts}")
+        log(f"not taken as sheets ({sum(skipped.values())} files): {counts}")
     masks, mask_problems = match_masks(sheets, annotations, extensions)
     coco_masks, coco_problems = render_coco(
         sheets, annotations, results_dir / "coco_masks", categories=coco_categories, taken=masks
