@@ -93,8 +93,9 @@ def build_fixture(work: Path, n_sheets: int, shard_size: int, n_annotated: int) 
     Returns the seconds herbseg's ``assign_shards`` took too, since at a million sheets that is
     a real cost of every ingest.
     """
-    for folder in ("sheets", "masks"):
+    for folder, name in (("sheets", "s.jpg"), ("masks", "s.png")):
         (work / folder).mkdir(parents=True, exist_ok=True)
+        (work / folder / name).touch()  # the start-up checks want a sheet and a matching mask
         os.utime(work / folder, (OLD_MTIME, OLD_MTIME))
     ingest_dir = work / "results" / "ingest"
     manifest = synthetic_manifest(n_sheets, n_annotated)

@@ -169,10 +169,13 @@ def test_id_column_and_duplicates(tmp_path, media):
         )
     )
     sheets = discover_sheets(table, media_root=media, id_column="catalogNumber")
-    assert list(sheets["sheet_id"]) == ["K1", "K1", "3__9f1c"]  # empty cell: the default rule
+    # K1 is one specimen imaged twice: two sheets, told apart by file stem; an empty cell takes
+    # the default rule
+    assert list(sheets["sheet_id"]) == ["K1__00123", "K1__Viola_alba", "3__9f1c"]
     manifest, _, _ = ingest(str(table), None, tmp_path / "out", media_root=str(media),
                             id_column="catalogNumber", log=lambda m: None)  # fmt: skip
-    assert list(manifest["status"]) == ["ok", "duplicate", "ok"]  # reported, never merged
+    assert list(manifest["status"]) == ["ok", "ok", "ok"]
+    assert list(manifest["catalogNumber"]) == ["K1", "K1", ""]
     with pytest.raises(ValueError, match="id_column"):
         discover_sheets(table, media_root=media, id_column="nope")
 
@@ -220,3 +223,25 @@ def test_catalogue_numbers_reach_leaf_area_end_to_end(tmp_path):
     missing = area.set_index("sheet_id").loc["7__missing"]
     assert missing["status"] == "error" and missing["error"].startswith("not found locally")
     assert (area["status"] == ["ok"] * 6 + ["error"]).all()
+
+
+@pytest.mark.parametrize("top_folder", ["", "0012345-260101000000000/"])
+def test_zipped_archive_a_gbif_download_is_read(tmp_path, media, top_folder):
+    """A GBIF download zip (files at its root) or a zipped folder, read without unpacking by
+    hand; the same rows as the unpacked archive."""
+    import zipfile
+
+    occurrence = "gbifID\tcatalogNumber\tscientificName\n100\t00012345\tViola alba\n"
+    multimedia = _lines(("100", "StillImage", "https://ex.org/00123.jpg"), ("300", "", "gone.jpg"))
+    zipped = tmp_path / "download.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr(top_folder + "meta.xml", META)
+        zf.writestr(top_folder + "metadata.xml", "<eml:eml xmlns:eml='eml://x'/>")
+        zf.writestr(top_folder + "occurrence.txt", occurrence)
+        zf.writestr(top_folder + "multimedia.txt", multimedia)
+    assert dwca.is_archive(zipped) and not dwca.is_archive(tmp_path / "nope.zip")
+    sheets = discover_sheets(zipped, media_root=media).set_index("sheet_id")
+    assert list(sheets.index) == ["100__00123", "300__gone"]
+    assert sheets.loc["100__00123", "catalogNumber"] == "00012345"
+    assert sheets.loc["100__00123", "path"] == str(media / "inst_a" / "00123.jpg")
+    assert sheets.loc["300__gone", PRESET_ERROR] == "not found locally: gone.jpg"

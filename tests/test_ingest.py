@@ -58,7 +58,7 @@ def test_ingest_accounts_for_every_file(tmp_path):
     assert row["status"] == "error" and row["error"] == "unsupported format"
     assert manifest.set_index("sheet_id").loc["inst_b__leaf", "has_mask"]
     assert len(manifest.loc[0, "sha256"]) == 64
-    assert set(problems["kind"]) == {"sheet", "annotation"}
+    assert set(problems["kind"]) == {"sheet", "annotation", "skipped"}  # notes.txt is counted
     # the annotated sheet has a shard of its own kind; all sheets are in exactly one shard
     assert manifest.set_index("sheet_id").loc["inst_b__leaf", "shard"] == "a00000"
     assert shards["n_sheets"].sum() == 4

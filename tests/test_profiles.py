@@ -169,8 +169,9 @@ def ingested(tmp_path_factory) -> tuple[Path, dict]:
     pd.DataFrame(columns=PROBLEM_COLUMNS).to_csv(ingest_dir / "problems.csv", index=False)
     summary.to_csv(ingest_dir / "shards.csv", index=False)
     assert list(summary["shard"]) == ["a00000", "a00001", "c00000", "c00001"]
-    for folder in ("sheets", "masks"):
+    for folder, name in (("sheets", "s.jpg"), ("masks", "s.png")):
         (work / folder).mkdir()
+        (work / folder / name).touch()  # the start-up checks want a sheet and a matching mask
         os.utime(work / folder, (OLD, OLD))
     config = {
         "sheets": "sheets",

@@ -254,6 +254,10 @@ def test_masks_and_coco_are_used_and_problems_listed(zoo_run):
     assert set(sheets["sheet_id"]) == failed | {"dup__leaf"}
     log = (work / "results/logs/ingest.log").read_text()
     assert "found 28, ok 20, error 7, duplicate 1" in log
+    # notes.txt is not taken, and says so (nothing skipped in silence)
+    skipped = problems[problems["kind"] == "skipped"]
+    assert list(skipped["error"]) == ["1 file .txt not taken as sheets (not in ingest.extensions)"]
+    assert "not taken as sheets (1 files): 1 .txt" in log
 
 
 def test_every_manifest_row_reaches_leaf_area(zoo_run):

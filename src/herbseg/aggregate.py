@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from herbseg.ingest import MANIFEST_COLUMNS
+from herbseg.specimens import with_keys
 
 
 def _read(paths: Sequence[str], text: Sequence[str] = ()) -> pd.DataFrame:
@@ -45,4 +46,5 @@ def aggregate(
     leaves = _read(leaf_tables)
     if len(leaves):
         leaves = leaves.sort_values(["sheet_id", "leaf_id"], kind="stable")
+        leaves = with_keys(leaves, manifest)  # catalogNumber, occurrenceID, … beside sheet_id
     return sheets.reset_index(drop=True), leaves.reset_index(drop=True)

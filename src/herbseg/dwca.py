@@ -202,9 +202,23 @@ def is_multimedia_table(path: str | os.PathLike) -> bool:
     return "path" not in terms and any(t in terms for t in MEDIA_TERMS)
 
 
-def is_archive(path: str | os.PathLike) -> bool:
-    """An unpacked DwC-A: a folder with meta.xml and a multimedia table."""
+def is_zipped_archive(path: str | os.PathLike) -> bool:
+    """A zipped DwC-A (what GBIF downloads are): a .zip holding a meta.xml, at its root or in
+    its one top folder."""
+    import zipfile
+
     p = Path(path)
+    if not p.is_file() or p.suffix.lower() != ".zip" or not zipfile.is_zipfile(p):
+        return False
+    with zipfile.ZipFile(p) as zf:
+        return any(Path(n).name == "meta.xml" and len(Path(n).parts) <= 2 for n in zf.namelist())
+
+
+def is_archive(path: str | os.PathLike) -> bool:
+    """An unpacked DwC-A (a folder with meta.xml and a multimedia table) or a zipped one."""
+    p = Path(path)
+    if is_zipped_archive(p):
+        return True
     if not (p / "meta.xml").is_file():
         return False
     try:
@@ -358,8 +372,19 @@ def read_multimedia(
 ) -> pd.DataFrame:
     """One row per multimedia record: ``path`` (local file, or the identifier when not found),
     ``error`` (empty when found), ``media_name`` and every column of the table (plus the core's
-    catalogue columns when meta.xml names a core), in the table's order."""
+    catalogue columns when meta.xml names a core), in the table's order.
+
+    A zipped archive is opened with python-dwca-reader, which unpacks it to a temporary folder
+    for as long as its tables are read; its media are found under ``media_root`` (a GBIF download
+    holds URLs, never the images).
+    """
     src = Path(source)
+    if is_zipped_archive(src):
+        from dwca.read import DwCAReader
+
+        with DwCAReader(str(src)) as archive:
+            unpacked = Path(archive.absolute_temporary_path("meta.xml")).parent
+            return read_multimedia(unpacked, media_root, extensions)
     core, spec = _specs_for(src)
     table = _join_core(read_table(spec), core)
     if not any(t in table.columns for t in MEDIA_TERMS):

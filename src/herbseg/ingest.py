@@ -21,8 +21,16 @@ import pandas as pd
 from herbseg import coco, dwca
 from herbseg.images import DEFAULT_MAX_MEGAPIXELS, SheetError, probe, write_mask
 from herbseg.progress import Progress
+from herbseg.specimens import with_keys
 
-DEFAULT_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
+# Every raster format herbseg.images decodes (Pillow, tifffile) that a scanner or camera writes;
+# the schema's `ingest.extensions` default is this list (tests/test_ingest.py holds them equal).
+DEFAULT_EXTENSIONS = (
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp", ".jp2", ".j2k", ".jpf",
+    ".jpx", ".bmp", ".dib", ".gif", ".pnm", ".ppm", ".pgm", ".pbm", ".tga",
+)  # fmt: skip
+# Files an operating system or a file manager leaves beside images: counted as debris, by name.
+OS_DEBRIS = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", ".directory"})
 MASK_SUFFIXES = ("_mask", "-mask", ".mask", "_label", "_labels", "_seg")
 MANIFEST_COLUMNS = [
     "sheet_id", "path", "bytes", "width", "height", "mode", "dpi_x", "dpi_y",
@@ -52,6 +60,16 @@ def _has_ext(path: str, extensions: Iterable[str]) -> bool:
     return path.lower().endswith(tuple(e.lower() for e in extensions))
 
 
+def _is_debris(name: str) -> bool:
+    """macOS ``._IMG_1.jpg`` (AppleDouble) files end like images but hold no picture."""
+    return name.lower() in OS_DEBRIS or name.startswith("._")
+
+
+def _takes(name: str, extensions: Iterable[str]) -> bool:
+    """Whether ingest takes a file found in a sheets folder as a sheet."""
+    return _has_ext(name, extensions) and not _is_debris(name)
+
+
 def _protect_extras(table: pd.DataFrame) -> pd.DataFrame:
     """A sheet list's own ``status`` or ``width`` column must not clash with the manifest's."""
     clash = {c: f"source_{c}" for c in table.columns if c in MANIFEST_COLUMNS[2:]}
@@ -59,10 +77,21 @@ def _protect_extras(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _id_from_column(table: pd.DataFrame, column: str, fallback: list[str]) -> list[str]:
-    """Ids from a sheet-list column; an empty cell falls back to the path rule for that row."""
+    """Ids from a sheet-list column; an empty cell falls back to the path rule for that row.
+
+    A value shared by rows of different files (``catalogNumber`` of a specimen imaged twice) is
+    a specimen with several sheets, not a duplicate: each of its files gets ``<value>__<stem>``.
+    Rows naming the same file keep one id, so a file listed twice is still a duplicate.
+    """
     if column not in table.columns:
         raise ValueError(f"ingest.id_column {column!r} is not a column of the sheet list")
-    return [_safe_id(v) if str(v).strip() else f for v, f in zip(table[column], fallback)]
+    ids = [_safe_id(v) if str(v).strip() else f for v, f in zip(table[column], fallback)]
+    paths = table["path"].astype(str).tolist() if "path" in table.columns else fallback
+    files: dict[str, set[str]] = {}
+    for i, p in zip(ids, paths):
+        files.setdefault(i, set()).add(p)
+    shared = {i for i, ps in files.items() if len(ps) > 1}
+    return [f"{i}__{_safe_id(Path(p).stem)}" if i in shared else i for i, p in zip(ids, paths)]
 
 
 def _common_root(paths: list[Path]) -> Path | None:
@@ -125,7 +154,7 @@ def _from_files(source_str: str, src: Path, base: Path, extensions: Iterable[str
             Path(dirpath) / name
             for dirpath, _, names in os.walk(src)
             for name in names
-            if _has_ext(name, extensions)
+            if _takes(name, extensions)
         )
     else:
         pattern = source_str if Path(source_str).is_absolute() else str(base / source_str)
@@ -155,7 +184,7 @@ def discover_sheets(
     """
     source_str = str(source)
     src = Path(source_str)
-    if dwca.is_multimedia_table(src) or (src.is_dir() and dwca.is_archive(src)):
+    if dwca.is_multimedia_table(src) or dwca.is_archive(src):
         out = _from_multimedia(src, media_root, extensions, id_column)
     elif src.is_file() and src.suffix.lower() in (".csv", ".tsv", ".txt"):
         out = _from_csv(src, id_column)
@@ -297,6 +326,42 @@ def render_coco(
         if stale not in written:
             stale.unlink()
     return {k: v for k, v in found.items() if k not in (taken or {})}, problems
+
+
+def _skipped_label(name: str) -> str:
+    """What a skipped file is counted as: its extension, or OS debris by its name."""
+    if _is_debris(name):
+        return f"{'._*' if name.startswith('._') else name} (OS debris)"
+    return Path(name).suffix.lower() or "(no extension)"
+
+
+def skipped_files(source: str | os.PathLike, extensions: Iterable[str]) -> Counter[str]:
+    """Files under a sheets folder that ingest does not take, counted by extension (debris by
+    name), so that nothing a user handed over disappears without a line saying so."""
+    src = Path(source)
+    if not src.is_dir() or dwca.is_archive(src):  # an archive's files are its tables
+        return Counter()
+    return Counter(
+        _skipped_label(name)
+        for _, _, names in os.walk(src)
+        for name in names
+        if not _takes(name, extensions)
+    )
+
+
+def skipped_problems(source: str | os.PathLike, skipped: Counter[str]) -> list[dict]:
+    """One problem row per skipped extension, with its count."""
+    return [
+        _problem(
+            "skipped",
+            "",
+            source,
+            "skipped",
+            f"{n} file{'s' if n != 1 else ''} {label} not taken as sheets "
+            "(not in ingest.extensions)",
+        )  # fmt: skip
+        for label, n in sorted(skipped.items())
+    ]
 
 
 def _problem(kind: str, sheet_id: str, path: Path | str, status: str, error: str) -> dict:
@@ -517,9 +582,11 @@ def write_shards(manifest: pd.DataFrame, shards_dir: Path) -> tuple[pd.DataFrame
 
 
 def _problem_table(manifest: pd.DataFrame, annotation_problems: list[dict]) -> pd.DataFrame:
+    """Problems with the specimen keys of their sheet (catalogNumber, occurrenceID, …)."""
     bad = manifest[manifest["status"] != "ok"]
     sheets = [_problem("sheet", r.sheet_id, r.path, r.status, r.error) for r in bad.itertuples()]
-    return pd.DataFrame(sheets + annotation_problems, columns=PROBLEM_COLUMNS)
+    table = pd.DataFrame(sheets + annotation_problems, columns=PROBLEM_COLUMNS)
+    return with_keys(table, manifest)
 
 
 def ingest(
@@ -545,6 +612,10 @@ def ingest(
     """
     sheets = discover_sheets(sheets_source, extensions, media_root=media_root, id_column=id_column)
     log(f"found {len(sheets)} sheet files in {sheets_source}")
+    skipped = skipped_files(sheets_source, extensions)
+    if skipped:
+        counts = ", ".join(f"{n} {label}" for label, n in sorted(skipped.items()))
+        log(f"not taken as sheets ({sum(skipped.values())} files): {counts}")
     masks, mask_problems = match_masks(sheets, annotations, extensions)
     coco_masks, coco_problems = render_coco(
         sheets, annotations, results_dir / "coco_masks", categories=coco_categories, taken=masks
@@ -564,7 +635,9 @@ def ingest(
     manifest["shard"] = assign_shards(manifest, read_shard_assignment(shards_dir), shard_size)
     summary, changed = write_shards(manifest, shards_dir)
     annotation_problems = mask_problems + coco_problems + shape_problems
-    problems = _problem_table(manifest, annotation_problems)
+    problems = _problem_table(
+        manifest, annotation_problems + skipped_problems(sheets_source, skipped)
+    )
     counts = manifest["status"].value_counts()
     log(
         f"sheets: found {len(manifest)}, ok {counts.get('ok', 0)}, error {counts.get('error', 0)}, "
@@ -573,3 +646,25 @@ def ingest(
         f"shards {len(summary)} ({changed} changed)"
     )
     return manifest, problems, summary
+
+
+def annotation_matches(
+    sheets: pd.DataFrame, annotations: str | os.PathLike, extensions: Iterable[str]
+) -> tuple[int, int]:
+    """How many annotations there are (mask images and COCO images) and how many of them pair
+    with a sheet, by the same rules as ingest; only names are read, no mask is decoded."""
+    source = Path(annotations)
+    images, jsons = _annotation_files(source, extensions)
+    ids, stems = set(sheets["sheet_id"]), _sheet_stems(sheets)
+    matched = sum(_target(_mask_keys(m, source), ids, stems) is not None for m in images)
+    total = len(images)
+    for jpath in jsons:
+        try:
+            data = coco.load(jpath)
+        except (OSError, ValueError):
+            continue
+        for image in data.get("images", []) if isinstance(data.get("images"), list) else []:
+            name = str(image.get("file_name", ""))
+            total += 1
+            matched += _target(_coco_keys(name), ids, stems) is not None
+    return total, matched

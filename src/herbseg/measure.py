@@ -27,9 +27,9 @@ SHEET_COLUMNS = [
     "median_intact_leaf_area_mm2", "median_intact_leaf_length_mm", "predicted_mask", "shard",
 ]  # fmt: skip
 TRAIT_COLUMNS = [
-    "sheet_id", "leaf_id", "area_px", "area_mm2", "perimeter_mm", "length_mm", "width_mm",
-    "solidity", "eccentricity", "bbox", "centroid_x", "centroid_y", "touches_edge", "intact",
-    "intact_by", "intact_prob", "intact_rule",
+    "sheet_id", "leaf_id", "area_px", "area_mm2", "perimeter_px", "perimeter_mm", "length_px",
+    "length_mm", "width_px", "width_mm", "solidity", "eccentricity", "bbox", "centroid_x",
+    "centroid_y", "touches_edge", "intact", "intact_by", "intact_prob", "intact_rule",
 ]  # fmt: skip
 
 
@@ -165,7 +165,11 @@ def measure_sheet(
         "median_intact_leaf_length_mm": summary["median_intact_length_mm"],
         "predicted_mask": pred["mask_path"],
     }
-    leaves = leaves.assign(area_px=(leaves["area_px"] / (f * f)).round().astype(int))
+    # Pixel columns in the sheet's own pixels, so they stay usable when the sheet has no scale.
+    leaves = leaves.assign(
+        area_px=(leaves["area_px"] / (f * f)).round().astype(int),
+        **{c: leaves[c] / f for c in ("perimeter_px", "length_px", "width_px")},
+    )
     leaves.insert(0, "sheet_id", row["sheet_id"])
     return out, leaves
 

@@ -1,4 +1,5 @@
-# One collection-wide table each for sheets and leaves: one row per manifest row.
+# One collection-wide table each for sheets and leaves (one row per manifest row), and one row
+# per specimen (herbseg.specimens states the roll-up rule).
 rule aggregate:
     input:
         manifest=res("ingest/manifest.csv"),
@@ -7,6 +8,7 @@ rule aggregate:
     output:
         sheets=res("leaf_area.csv"),
         leaves=res("leaf_traits.csv"),
+        specimens=res("specimens.csv"),
     log:
         res("logs/aggregate.log"),
     benchmark:

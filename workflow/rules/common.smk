@@ -150,6 +150,8 @@ def final_outputs():
         outputs.append(res("baseline/summary.csv"))
     if config["bundle"]["enabled"]:
         outputs.append(res("bundle"))
+    if config["dwc_export"]["enabled"]:
+        outputs.append(res("dwc/measurementorfact.txt"))
     return outputs
 
 

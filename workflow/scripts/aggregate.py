@@ -2,6 +2,7 @@
 
 from herbseg.aggregate import aggregate
 from herbseg.logs import job_log
+from herbseg.specimens import rollup
 
 with job_log(snakemake.log[0]) as log:
     sheets, leaves = aggregate(
@@ -9,7 +10,10 @@ with job_log(snakemake.log[0]) as log:
     )
     sheets.to_csv(snakemake.output.sheets, index=False)
     leaves.to_csv(snakemake.output.leaves, index=False)
+    specimens = rollup(sheets, leaves)
+    specimens.to_csv(snakemake.output.specimens, index=False)
     log(
         f"{len(sheets)} sheets ({int((sheets['status'] == 'ok').sum())} measured), "
-        f"{len(leaves)} leaves"
+        f"{len(leaves)} leaves, {len(specimens)} specimens (leaf area summed over a "
+        "specimen's sheets, intact-leaf traits the median of its intact leaves)"
     )

@@ -3,13 +3,19 @@
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from herbseg.evaluate import card_with_metrics, evaluate_split
 from herbseg.logs import job_log
+from herbseg.specimens import with_keys
 
 with job_log(snakemake.log[0]) as log:
     per_sheet, summary = evaluate_split(
         snakemake.input.split, snakemake.input.predictions, snakemake.input.sheets
     )
+    rows = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in snakemake.input.sheets]
+    if rows:  # catalogNumber, occurrenceID, … beside sheet_id
+        per_sheet = with_keys(per_sheet, pd.concat(rows, ignore_index=True))
     per_sheet.to_csv(snakemake.output.per_sheet, index=False)
     summary.to_csv(snakemake.output.summary, index=False)
     card = card_with_metrics(snakemake.input.model, summary, snakemake.input.split)

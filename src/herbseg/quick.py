@@ -1,0 +1,97 @@
+"""Predict and measure a few sheets without the workflow (``herbseg predict``).
+
+The same stage functions the workflow's jobs call, in the same order and with the same config
+keys: ingest's file facts, resize into the network frame, predict (with edge refinement), measure.
+So a sheet measured here has the leaf area the workflow gives it with the same model and config.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from herbseg.ingest import build_manifest, sheet_id_for
+
+
+def _rows(paths: Sequence[str | os.PathLike], config: dict[str, Any]) -> pd.DataFrame:
+    """Manifest rows of the given files, ids from their path relative to their common folder."""
+    files = [Path(p).absolute() for p in paths]
+    root = Path(os.path.commonpath([str(p.parent) for p in files]))
+    sheets = pd.DataFrame(
+        {"sheet_id": [sheet_id_for(p, root) for p in files], "path": [str(p) for p in files]}
+    )
+    ingest = config["ingest"]
+    manifest = build_manifest(
+        sheets, {}, max_megapixels=ingest["max_megapixels"], checksum=ingest["checksum"]
+    )
+    manifest["shard"] = "cli"
+    return manifest.astype(str).replace({"<NA>": "", "nan": "", "None": ""})
+
+
+def predict_sheets(
+    paths: Sequence[str | os.PathLike],
+    model_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: dict[str, Any],
+    *,
+    threads: int = 1,
+    overlays: bool = True,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Write ``masks/``, ``overlays/``, ``leaf_area.csv`` and ``leaf_traits.csv`` under
+    ``out_dir``; returns the leaf-area table (one row per given file, errors included)."""
+    import torch
+
+    from herbseg.measure import MeasureSettings, measure_shard
+    from herbseg.model import load_model, resolve_device
+    from herbseg.plots import OverlayItem, _measure_text, render_overlay
+    from herbseg.postprocess import PostprocessSettings
+    from herbseg.predict import predict_shard
+    from herbseg.refine import RefineSettings
+    from herbseg.resize import resize_shard
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = _rows(paths, config)
+    torch.set_num_threads(threads)
+    max_mp = config["ingest"]["max_megapixels"]
+    p, m = config["predict"], config["measure"]
+    device = resolve_device(p["device"])
+    model = load_model(Path(model_dir), device)
+    with tempfile.TemporaryDirectory(prefix="herbseg-frames-") as tmp:
+        resized = resize_shard(
+            rows, Path(tmp), frame=config["resize"]["size"], mode=config["resize"]["mode"],
+            max_megapixels=max_mp, threads=threads, log=log,
+        )  # fmt: skip
+        resized = resized.astype({"sheet_id": str})
+        preds = predict_shard(
+            model, resized, out / "masks", device=device, batch_size=p["batch_size"],
+            long_side=p["long_side"], threshold=p["threshold"], amp=p["amp"],
+            channels_last=p["channels_last"], threads=threads, sheets=rows,
+            refine=RefineSettings.from_config(p), tta=p["tta"], max_megapixels=max_mp, log=log,
+        )  # fmt: skip
+    settings = MeasureSettings(
+        min_leaf_px=m["min_leaf_px"], min_solidity=m["min_solidity"],
+        max_area_fraction=m["max_area_fraction"], exclude_edge=m["exclude_edge"],
+        ruler=m["ruler"], min_ruler_confidence=m["min_ruler_confidence"],
+        ruler_long_side=m["ruler_long_side"], min_dpi=m["min_dpi"],
+        ignore_dpi=tuple(m["ignore_dpi"]),
+        postprocess=PostprocessSettings.from_dict(config["postprocess"]),
+    )  # fmt: skip
+    preds = preds.astype({"sheet_id": str}).fillna("")
+    sheets, leaves = measure_shard(rows, preds, settings=settings, log=log)
+    sheets = sheets.drop(columns=["shard"])
+    sheets.to_csv(out / "leaf_area.csv", index=False)
+    leaves.to_csv(out / "leaf_traits.csv", index=False)
+    if overlays:
+        for row in sheets[sheets["status"] == "ok"].to_dict("records"):
+            item = OverlayItem("random", row["sheet_id"], row["path"],
+                               f"{row['sheet_id']}: {_measure_text(row)}",
+                               predicted_mask=row["predicted_mask"])  # fmt: skip
+            render_overlay(item, out / "overlays" / f"{row['sheet_id']}.jpg")
+    return sheets

@@ -1,0 +1,77 @@
+"""The `herbseg` command: predict gives the workflow's leaf area, check and verify say what is
+wrong in one line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.tiny_run import tiny_run
+
+
+def herbseg(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "herbseg.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return tiny_run(tmp_path_factory)
+
+
+def test_predict_gives_the_workflows_leaf_area(run, tmp_path):
+    work, config = run
+    (work / "cli.yaml").write_text(yaml.safe_dump(config))
+    proc = herbseg("predict", "sheets/s2.jpg", "sheets/s4.jpg", "--model", "results/train/model",
+                   "--config", "cli.yaml", "--out", str(tmp_path), cwd=work)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    mine = pd.read_csv(tmp_path / "leaf_area.csv").set_index("sheet_id")
+    flow = pd.read_csv(work / "results/leaf_area.csv").set_index("sheet_id")
+    for sid in ("s2", "s4"):
+        assert mine.loc[sid, "status"] == "ok"
+        assert mine.loc[sid, "leaf_area_mm2"] == pytest.approx(flow.loc[sid, "leaf_area_mm2"])
+        assert mine.loc[sid, "n_leaves"] == flow.loc[sid, "n_leaves"]
+        assert (tmp_path / "masks" / f"{sid}.png").is_file()
+        assert (tmp_path / "overlays" / f"{sid}.jpg").stat().st_size > 1000
+    traits = pd.read_csv(tmp_path / "leaf_traits.csv")
+    assert set(traits["sheet_id"]) <= {"s2", "s4"} and {"length_px", "length_mm"} <= set(traits)
+    assert "s2\t" in proc.stdout
+
+
+def test_predict_without_a_model_folder_says_so(tmp_path):
+    proc = herbseg("predict", str(REPO / "README.md"), "--model", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 2 and "not a saved model folder" in proc.stderr
+
+
+def test_check_prints_the_plan_and_stops_on_a_mistake(run):
+    work, config = run
+    (work / "cli.yaml").write_text(yaml.safe_dump(config))
+    proc = herbseg("check", "--config", "cli.yaml", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert "sheets: 6 listed in sheets" in proc.stdout
+    assert "annotations: 6 of 7 in masks match a sheet" in proc.stdout
+    bad = herbseg("check", "--config", "cli.yaml", "--annotations", "nowhere", cwd=work)
+    assert bad.returncode == 1 and bad.stderr.startswith("herbseg: config key 'annotations'")
+    null = herbseg("check", "--config", "cli.yaml", "--annotations", "null", cwd=work)
+    assert null.returncode == 0 and "annotations: none" in null.stdout
+
+
+def test_verify_a_bundle_and_a_damaged_copy(run, tmp_path):
+    work, _ = run
+    proc = herbseg("verify", "results/bundle", cwd=work)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("intact"), proc.stdout
+    copy = tmp_path / "bundle"
+    shutil.copytree(work / "results/bundle", copy)
+    target = next(p for p in sorted(copy.rglob("*.csv")))
+    target.write_text(target.read_text() + "tampered\n")
+    bad = herbseg("verify", str(copy), cwd=work)
+    assert bad.returncode == 1 and "sha256" in bad.stdout

@@ -1,0 +1,141 @@
+"""The Darwin Core MeasurementOrFact export, read back with a third-party reader
+(python-dwca-reader) and joined to the input occurrence rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from dwca.read import DwCAReader
+
+from herbseg.dwc_export import MOF_ROW_TYPE, measurements, write_archive
+from tests.conftest import write_mask_file, write_sheet
+from tests.test_dwca import META
+from tests.test_workflow import TINY, run_snakemake
+
+MOF = "http://rs.tdwg.org/dwc/terms/"
+
+
+def _read_back(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(core rows, measurement rows) as the reader sees them, each measurement with its coreid."""
+    core, facts = [], []
+    with DwCAReader(str(folder)) as archive:
+        assert archive.extension_files[0].file_descriptor.type == MOF_ROW_TYPE
+        for row in archive:
+            core.append({"id": row.id, **{k.rsplit("/", 1)[-1]: v for k, v in row.data.items()}})
+            for ext in row.extensions:
+                assert ext.rowtype == MOF_ROW_TYPE
+                facts.append({"coreid": ext.core_id,
+                              **{k.removeprefix(MOF): v for k, v in ext.data.items()}})  # fmt: skip
+    return pd.DataFrame(core), pd.DataFrame(facts)
+
+
+def _sheets() -> tuple[pd.DataFrame, pd.DataFrame]:
+    sheets = pd.DataFrame(
+        {"sheet_id": ["1__a", "1__b", "2__c", "3__d"], "gbifID": ["1", "1", "2", "3"],
+         "catalogNumber": ["K1", "K1", "K2", "K3"], "status": ["ok", "ok", "ok", "error"],
+         "leaf_area_mm2": ["100.5", "50", "", ""], "n_leaves": ["2", "1", "3", ""],
+         "n_intact": ["2", "1", "0", ""], "median_intact_leaf_area_mm2": ["40", "50", "", ""],
+         "median_intact_leaf_length_mm": ["8", "9", "", ""], "px_per_mm": ["10", "10", "", ""],
+         "scale_source": ["ruler", "dpi", "none", ""], "scale_confidence": ["0.9", "", "", ""]}
+    )  # fmt: skip
+    leaves = pd.DataFrame(
+        {"sheet_id": ["1__a", "1__a", "1__b", "2__c"], "intact": ["True", "True", "True", "False"],
+         "area_mm2": ["30", "50", "50", ""], "length_mm": ["7", "9", "9", ""],
+         "width_mm": ["2", "3", "4", ""]}
+    )  # fmt: skip
+    return sheets, leaves
+
+
+def test_one_row_per_occurrence_and_measurement_read_back(tmp_path):
+    sheets, leaves = _sheets()
+    mof, core, link = measurements(sheets, leaves, model_sha="ab" * 32, determined="2026-11-29")
+    write_archive(tmp_path, mof, core)
+    assert link == "gbifID"
+    got_core, facts = _read_back(tmp_path)
+    assert list(got_core["id"]) == ["1", "2"]  # occurrence 3 has no measured sheet
+    assert list(got_core["catalogNumber"]) == ["K1", "K2"]
+    assert not facts.duplicated(["coreid", "measurementType"]).any()
+    value = facts.set_index(["coreid", "measurementType"])["measurementValue"]
+    assert value["1", "leaf area"] == "150.5"  # summed over the occurrence's two sheets
+    assert value["1", "leaf count"] == "3"
+    assert value["1", "median intact leaf area"] == "50"  # of its leaves 30, 50, 50
+    assert value["2", "leaf count"] == "3" and ("2", "leaf area") not in value.index  # no scale
+    one = facts.iloc[0]
+    assert one["measurementUnit"] == "mm²" and one["measurementDeterminedDate"] == "2026-11-29"
+    assert "herbseg" in one["measurementMethod"] and "ab" * 32 in one["measurementMethod"]
+    assert "1__a: scale from ruler, confidence 0.90" in one["measurementRemarks"]
+    assert facts["measurementID"].is_unique
+
+
+@pytest.fixture(scope="module")
+def archive_run(tmp_path_factory):
+    """The real workflow on an unpacked GBIF-style archive: occurrence 1 has two images."""
+    work = tmp_path_factory.mktemp("dwc_run")
+    media, masks, arch = work / "media", work / "masks", work / "dwca"
+    images = [("100", "a"), ("100", "b"), ("200", "c"), ("300", "d"), ("400", "e")]
+    for i, (_, name) in enumerate(images):
+        write_sheet(media / f"{name}.jpg", 120, 180, dpi=300, seed=i)
+        write_mask_file(masks / f"{name}_mask.png", 120, 180)
+    arch.mkdir()
+    (arch / "meta.xml").write_text(META)
+    (arch / "metadata.xml").write_text('<eml:eml xmlns:eml="eml://ecoinformatics.org/eml-2.1.1"/>')
+    (arch / "occurrence.txt").write_text(
+        "gbifID\tcatalogNumber\tscientificName\n100\t0001\tViola alba\n200\t0002\tViola b\n"
+        "300\t0003\tViola c\n400\t0004\tViola d\n"
+    )
+    (arch / "multimedia.txt").write_text(
+        "".join(f"{occ}\tStillImage\thttps://ex.org/{n}.jpg\n" for occ, n in images)
+    )
+    config = {**TINY, "sheets": "dwca", "annotations": "masks", "results": "results",
+              "ingest": {"media_root": "media"}}  # fmt: skip
+    run_snakemake(work, config, "results/dwc/measurementorfact.txt", "results/evaluate/summary.csv")
+    return work
+
+
+def test_every_result_table_carries_the_specimen_keys(archive_run):
+    res = archive_run / "results"
+    read = {"dtype": str, "keep_default_na": False}
+    for table in ("leaf_area.csv", "leaf_traits.csv", "evaluate/per_sheet.csv",
+                  "ingest/problems.csv", "specimens.csv"):  # fmt: skip
+        frame = pd.read_csv(res / table, **read)
+        assert {"gbifID", "catalogNumber"} <= set(frame.columns), table
+    traits = pd.read_csv(res / "leaf_traits.csv", **read)
+    assert list(traits.columns[:4]) == ["sheet_id", "gbifID", "catalogNumber", "coreid"]
+    assert set(traits["catalogNumber"]) <= {"0001", "0002", "0003", "0004"}  # text kept
+    specimens = pd.read_csv(res / "specimens.csv", **read).set_index("specimen")
+    assert specimens.loc["100", "n_sheets"] == "2" and specimens.loc["100", "sheet_ids"] == (
+        "100__a;100__b"
+    )
+
+
+def test_workflow_archive_joins_the_input_occurrences_with_leaf_area_values(archive_run):
+    work = archive_run
+    area = pd.read_csv(work / "results/leaf_area.csv", dtype={"gbifID": str})
+    got_core, facts = _read_back(work / "results/dwc")
+    with DwCAReader(str(work / "dwca")) as source:
+        inputs = {row.id: row.data for row in source}
+    assert set(got_core["id"]) <= set(inputs)  # every occurrence links to an input record
+    for _, row in got_core.iterrows():
+        assert row["catalogNumber"] == inputs[row["id"]][MOF + "catalogNumber"]
+    ok = area[area["status"] == "ok"]
+    expected = ok.groupby("gbifID")["leaf_area_mm2"].sum()
+    got = facts[facts["measurementType"] == "leaf area"].set_index("coreid")["measurementValue"]
+    assert sorted(got.index) == sorted(expected.index)
+    assert np.allclose(got[expected.index].astype(float), expected.values, rtol=1e-5)
+    counts = facts[facts["measurementType"] == "leaf count"].set_index("coreid")
+    assert counts.loc["100", "measurementValue"] == str(
+        int(ok[ok["gbifID"] == "100"]["n_leaves"].sum())
+    )
+    assert not facts.duplicated(["coreid", "measurementType"]).any()
+
+
+def test_without_identifiers_sheets_are_the_occurrences(tmp_path):
+    sheets, leaves = _sheets()
+    sheets = sheets.drop(columns=["gbifID", "catalogNumber"])
+    mof, core, link = measurements(sheets, leaves, model_sha="0" * 64)
+    assert link == "sheet_id" and list(core["id"]) == ["1__a", "1__b", "2__c"]
+    value = mof.set_index(["coreid", "measurementType"])["measurementValue"]
+    assert value["1__a", "leaf area"] == "100.5" and value["1__b", "leaf area"] == "50"
