@@ -146,7 +146,8 @@ def test_forcerun_measure_reruns_only_measure_and_what_follows(synth_run):
     jobs = planned_rules(work, config, "--forcerun", "measure")
     # the collection plot, the overlays and the run bundle summarise the measurements
     assert set(jobs) == {"measure", "aggregate", "demo_check", "plot_collection", "overlays",
-                         "scale_evidence", "leaf_gallery", "bundle", "dwc_export", "all"}  # fmt: skip
+                         "scale_evidence", "leaf_gallery", "bundle", "dwc_export",
+                         "all"}  # fmt: skip
     assert jobs["measure"] == 2  # one job per shard
 
 
