@@ -29,3 +29,10 @@ def check_config(config: dict[str, Any]) -> None:
     """Run every start-up check in order; the first failure is raised as a ConfigError."""
     for check in CHECKS:
         check(config)
+
+
+# Model-related checks (encoder name, ImageNet weights, a saved model, annotations) live beside
+# the model code; imported last because they import ConfigError from here.
+from herbseg.model_checks import MODEL_CHECKS  # noqa: E402
+
+CHECKS.extend(MODEL_CHECKS)

@@ -1,0 +1,78 @@
+"""A trained model as an artefact: one run exports it, a second run on other sheets uses it.
+
+The second run names the first run's ``results/model`` in ``model.path`` with no annotations: it
+must skip split, train and evaluate, measure every sheet, and say in ``leaf_area.csv`` and in the
+bundle which model (by sha256) did it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from herbseg.model_card import read_model_folder, weights_sha256
+from tests.conftest import write_sheet
+from tests.test_workflow import TINY, planned_rules, run_snakemake
+from tests.tiny_run import tiny_run
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    first, _ = tiny_run(tmp_path_factory)
+    model = first / "results" / "model"
+    work = tmp_path_factory.mktemp("model_path_run")
+    for i in range(5):
+        write_sheet(work / "other" / f"o{i}.jpg", 150, 200, dpi=300, seed=10 + i)
+    config = {
+        **TINY,
+        "sheets": "other",
+        "annotations": None,
+        "results": "results",
+        "model": {"path": str(model)},
+        "resize": {},  # frame size from the model's card, not from TINY
+    }
+    return model, work, config
+
+
+def test_first_run_exports_a_complete_model(two_runs):
+    model, _, _ = two_runs
+    card = read_model_folder(model)
+    assert card["frame_size"] == TINY["resize"]["size"] and card["resize_mode"] == "squash"
+    assert card["encoder"] == "resnet18" and card["mask_class"] == "leaf"
+    assert set(card["normalisation"]) == {"mean", "std"} and "iou" in card["test_metrics"]
+    assert len(card["training_data_sha256"]) == 64
+    assert card["weights_sha256"] == weights_sha256(model)
+
+
+def test_second_run_plans_no_training(two_runs):
+    _, work, config = two_runs
+    jobs = planned_rules(work, config)
+    assert (
+        "ingest" in jobs and "aggregate" in jobs
+    )  # predict and measure follow ingest's checkpoint
+    assert not {"split", "train", "evaluate", "baseline", "export_model"} & set(jobs)
+
+
+def test_second_run_measures_every_sheet_with_the_named_model(two_runs):
+    model, work, config = two_runs
+    run_snakemake(work, config)
+    res = work / "results"
+    table = pd.read_csv(res / "leaf_area.csv", dtype=str, keep_default_na=False)
+    assert len(table) == 5 and (table["status"] == "ok").all()
+    assert (table["model_sha256"] == weights_sha256(model)).all()
+    assert not (res / "train").exists() and not (res / "split").exists()
+    run = json.loads((res / "bundle" / "run.json").read_text())
+    assert run["model"]["weights_sha256"] == weights_sha256(model)
+    assert list((res / "report" / "overlays").rglob("*.jpg"))
+
+
+def test_a_contradicting_frame_size_is_refused_before_anything_runs(two_runs, tmp_path):
+    _, work, config = two_runs
+    bad = {**config, "resize": {"size": 96}, "results": str(tmp_path / "r")}
+    proc = run_snakemake(work, bad, "-n", check=False)
+    assert proc.returncode != 0
+    text = proc.stderr + proc.stdout
+    assert "resize.size" in text and "96" in text and str(TINY["resize"]["size"]) in text
+    assert not (tmp_path / "r").exists()
