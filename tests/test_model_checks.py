@@ -132,10 +132,11 @@ def test_model_path_missing_or_not_a_model(tmp_path):
 
 def test_model_path_makes_annotations_optional_and_adopts_the_card(tmp_path):
     folder = saved_model(tmp_path)
-    cfg = config(tmp_path, model={"path": str(folder), "encoder": "no-such-encoder"})
+    cfg = config(tmp_path, model={"path": str(folder)})
     cfg["annotations"] = None
     check_config(cfg)  # encoder and weights come from the saved model
     assert cfg["resize"]["size"] == 256  # the schema default 512 gave way to the card
+    assert cfg["model"]["encoder"] == "resnet18"  # and so did the default resnet101
 
 
 def test_config_contradicting_the_card_is_refused_naming_both(tmp_path):
@@ -184,3 +185,20 @@ def _env() -> dict:
     import os
 
     return {**os.environ, "PYTHONPATH": str(REPO / "src")}
+
+
+def test_weights_in_the_hub_cache_pass_offline_and_are_checked_from_the_header(
+    tmp_path, offline_hub
+):
+    from tests.test_model import fill_hub_cache, random_encoder_state
+
+    state = random_encoder_state()
+    fill_hub_cache(tmp_path / "hf", state)
+    check_config(config(tmp_path, model={"encoder": "resnet18"}))
+    bad = dict(state)
+    bad.pop("layer4.1.bn2.bias")
+    snapshot = next((tmp_path / "hf" / "hub").glob("models--*/snapshots/*"))
+    save_file(bad, str(snapshot / "model.safetensors"))
+    with pytest.raises(ConfigError, match="layer4.1.bn2.bias") as err:
+        check_config(config(tmp_path, model={"encoder": "resnet18"}))
+    assert str(snapshot / "model.safetensors") in str(err.value)

@@ -27,6 +27,7 @@ CARD_FORMAT = 1
 
 # config key -> card field: the settings a model fixes for every run that uses it.
 CARD_SETTINGS = {
+    "model.encoder": "encoder",
     "resize.size": "frame_size",
     "resize.mode": "resize_mode",
     "predict.threshold": "threshold",

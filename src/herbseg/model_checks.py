@@ -18,7 +18,13 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from herbseg.startup import ConfigError
+
+def ConfigError(key: str, message: str) -> Exception:  # noqa: N802 (reads as the class it builds)
+    """:class:`herbseg.startup.ConfigError`, imported late: startup.py registers these checks."""
+    from herbseg.startup import ConfigError as _ConfigError
+
+    return _ConfigError(key, message)
+
 
 HUB_HOST = "huggingface.co"
 _TRUE = {"1", "true", "yes", "on"}
@@ -80,8 +86,6 @@ def resolve_weights(
     then (online only) a download into that cache as smp would do it. Offline, a miss raises
     :class:`herbseg.model.WeightsNotFound` with the message that says how to provide them.
     """
-    from safetensors.torch import load_file
-
     from herbseg import model as hm
 
     if weights_file:
@@ -97,7 +101,16 @@ def resolve_weights(
         if offline or hm._hub_settings(encoder) is None:
             raise
         path = _download(encoder)
-    return Path(path), load_file(path, device="cpu")
+    return Path(path), _shapes_only(path)
+
+
+def _shapes_only(path: str) -> dict[str, Any]:
+    """The tensors of a .safetensors file as meta tensors: its header, not its 170 MB."""
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as f:
+        return {k: torch.empty(f.get_slice(k).get_shape(), device="meta") for k in f.keys()}
 
 
 def _download(encoder: str) -> str:
