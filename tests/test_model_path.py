@@ -76,3 +76,34 @@ def test_a_contradicting_frame_size_is_refused_before_anything_runs(two_runs, tm
     text = proc.stderr + proc.stdout
     assert "resize.size" in text and "96" in text and str(TINY["resize"]["size"]) in text
     assert not (tmp_path / "r").exists()
+
+
+def test_a_second_real_collection_gets_ruler_scales_and_overlays(two_runs, shared_data, tmp_path):
+    """Predict-only on LeafMachine2 sheets (no masks): ruler scales and an overlay per sheet.
+
+    The tiny model's masks mean nothing; what is checked is that a model from one collection
+    runs end to end on another, with the other's own scales (benchmarks/second_collection.py
+    does this with the demo's model on all 12 sheets).
+    """
+    model, _, _ = two_runs
+    lm2 = shared_data / "leafmachine2_demo"
+    if not lm2.is_dir():
+        pytest.skip("leafmachine2_demo is not present")
+    names = ["LM_Validate_LowRes_1.jpg", "LM_Validate_LowRes_2.jpg"]
+    pd.DataFrame({"path": [str(lm2 / n) for n in names]}).to_csv(tmp_path / "s.csv", index=False)
+    config = {
+        **TINY,
+        "sheets": str(tmp_path / "s.csv"),
+        "annotations": None,
+        "results": "results",
+        "model": {"path": str(model)},
+        "resize": {},
+        "bundle": {"enabled": False},
+        "report": {"n_random": 2, "long_side": 300},
+    }
+    run_snakemake(tmp_path, config)
+    table = pd.read_csv(tmp_path / "results" / "leaf_area.csv", dtype=str, keep_default_na=False)
+    assert len(table) == 2 and (table["status"] == "ok").all()
+    assert (table["scale_source"] == "ruler").all(), table[["sheet_id", "scale_source"]]
+    assert (table["px_per_mm"].astype(float) > 0).all()
+    assert len(list((tmp_path / "results" / "report" / "overlays").rglob("*.jpg"))) == 2
