@@ -1,7 +1,7 @@
-"""The real benchmark: classical baseline vs. DeepLabV3+ from scratch vs. synthetic pre-training.
+"""The real benchmark: colour baseline vs. DeepLabV3+ from scratch, from ImageNet, from synthetic.
 
-All three are scored on the same held-out real sheets with the workflow's own code
-(``herbseg.evaluate.evaluate``: pooled over all pixels, masks in sheet geometry), and both
+All are scored on the same held-out real sheets with the workflow's own code
+(``herbseg.evaluate.evaluate``: pooled over all pixels, masks in sheet geometry), and all
 networks get the same budget (epochs, frame size, encoder, batch, seed). Settings come from
 ``config/violaceae.yaml`` merged over ``config/config.yaml``, so the split and training are the
 workflow's:
@@ -72,13 +72,15 @@ def merged_config(paths: list[Path]) -> dict:
     return cfg
 
 
-def train_config(cfg: dict, args: argparse.Namespace, init_from: str | None) -> TrainConfig:
+def train_config(
+    cfg: dict, args: argparse.Namespace, init_from: str | None, weights: str | None = None
+) -> TrainConfig:
     t = {k: cfg["train"][k] for k in TRAIN_KEYS if k in cfg["train"]}
     if args.epochs:
         t["epochs"] = args.epochs
     return TrainConfig(
         encoder=cfg["model"]["encoder"],
-        encoder_weights=None,
+        encoder_weights=weights,
         augment=dict(cfg["train"].get("augment", {})),
         device="cpu" if args.cpu else "auto",
         num_workers=int(cfg["train"].get("num_workers", 0)),
@@ -173,7 +175,7 @@ def main() -> None:
     ap.add_argument("--synth-epochs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cpu", action="store_true", help="train on the CPU even with a GPU")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["scratch", "synth_init"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["scratch", "imagenet", "synth_init"])
     args = ap.parse_args()
     t_start = time.perf_counter()
     out = args.out
@@ -223,11 +225,16 @@ def main() -> None:
         tables.setdefault("baseline", []).append(table)
         seconds["baseline"] = seconds.get("baseline", 0.0) + time.perf_counter() - t0
 
-        for name, init in (("scratch", None), ("synth_init", model_dir)):
+        # the same encoder, split and budget: from scratch, from ImageNet, from synthetic sheets
+        for name, init, weights in (
+            ("scratch", None, None),
+            ("imagenet", None, "imagenet"),
+            ("synth_init", model_dir, None),
+        ):
             if name in args.skip:
                 continue
             t0 = time.perf_counter()
-            tc = train_config(cfg, args, str(init) if init else None)
+            tc = train_config(cfg, args, str(init) if init else None, weights)
             train_items = pairs(items[items["split"] == "train"])
             val_items = pairs(items[items["split"] == "val"])
             result = train(train_items, val_items, fold / name, tc, log=log)
@@ -261,7 +268,7 @@ def main() -> None:
     facts = {
         "split": "workflow split 22/5/5 (seed 42)" if args.folds == 0 else f"{args.folds}-fold",
         "frame": f"{size} px squash",
-        "encoder": f"{tc.encoder} (DeepLabV3+, from scratch)",
+        "encoder": f"{tc.encoder} (DeepLabV3+; scratch: random init, imagenet: ImageNet init)",
         "training": f"{tc.epochs} epochs, batch {tc.batch_size}, lr {tc.lr:g}, {tc.loss}, "
         f"{tc.lr_schedule} schedule, best epoch by val IoU",
         "synthetic pre-training": f"{args.synth_sheets} synthetic sheets, {args.synth_epochs} "

@@ -627,6 +627,7 @@ def build_bundle(
     authors: Iterable[dict] = (),
     threads: int = 1,
     log: Callable[[str], None] = print,
+    model: dict | None = None,
 ) -> Path:
     """Write the bundle folder and its ``ro-crate-metadata.json``; returns the folder.
 
@@ -647,6 +648,8 @@ def build_bundle(
         "end_time": end,
         "report_command": f"snakemake --report {report}" if report else None,
         "bundled_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        # the model that measured the sheets: folder, weights sha256, card summary (issue 13)
+        "model": model,
     }
     software = software_versions()
     b = _Bundle(out, threads)

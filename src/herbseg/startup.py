@@ -121,7 +121,9 @@ def prepare_config(config: dict[str, Any], schema: str | Path) -> None:
 def _register_stage_checks() -> None:
     """Stage checks live beside their stage; imported here so the Snakefile needs one import."""
     from herbseg.classify_config import check_classify
+    from herbseg.model_checks import MODEL_CHECKS  # encoder, ImageNet weights, model.path
 
+    CHECKS.extend(MODEL_CHECKS)
     CHECKS.append(check_classify)
 
 

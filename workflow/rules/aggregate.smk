@@ -5,6 +5,7 @@ rule aggregate:
         manifest=res("ingest/manifest.csv"),
         sheets=shard_sheet_tables,
         leaves=shard_leaf_tables,
+        model=predict_model(),
     output:
         sheets=res("leaf_area.csv"),
         leaves=res("leaf_traits.csv"),

@@ -25,22 +25,13 @@ rule mask_checksums:
 rule bundle:
     input:
         unpack(bundle_report_input),
+        unpack(bundle_model_input),
         manifest=res("ingest/manifest.csv"),
         problems=res("ingest/problems.csv"),
         shards=res("ingest/shards.csv"),
-        split=res("split/split.csv"),
-        model=res("train/model"),
-        history=res("train/history.csv"),
-        card=res("train/model_card.json"),
-        per_sheet=res("evaluate/per_sheet.csv"),
-        summary=res("evaluate/summary.csv"),
         leaf_area=res("leaf_area.csv"),
         leaf_traits=res("leaf_traits.csv"),
-        figures=[
-            res("report/training.png"),
-            res("report/evaluation.png"),
-            res("report/collection.png"),
-        ],
+        collection=res("report/collection.png"),
         overlays=res("report/overlays"),
         checksums=mask_checksum_tables,
     output:
@@ -59,5 +50,6 @@ rule bundle:
     params:
         bundle=config["bundle"],
         configfiles=[str(f) for f in workflow.configfiles],
+        model=predict_model(),
     script:
         "../scripts/bundle.py"

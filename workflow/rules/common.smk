@@ -94,6 +94,41 @@ def has_annotations():
     return SYNTH or bool(config["annotations"])
 
 
+# A saved model (`model.path`, issue 13): the run then skips split, train and evaluate, and
+# predicts and measures every sheet with it.
+MODEL_PATH = config["model"]["path"]
+
+
+def trains_model():
+    """Whether this run trains its own model (no `model.path`)."""
+    return not MODEL_PATH
+
+
+def predict_model():
+    """The model folder predict uses: `model.path`, else the one this run trains."""
+    return MODEL_PATH or res("train/model")
+
+
+def evaluation_input(wildcards):
+    """Test scores to draw the worst sheets from, when this run trains (and so tests) a model."""
+    return {"per_sheet": res("evaluate/per_sheet.csv")} if trains_model() else {}
+
+
+def bundle_model_input(wildcards):
+    """What the bundle records of the model: the training run's files, or the saved model used."""
+    if not trains_model():
+        return {"model": MODEL_PATH}
+    return {
+        "split": res("split/split.csv"),
+        "model": res("train/model"),
+        "history": res("train/history.csv"),
+        "card": res("train/model_card.json"),
+        "per_sheet": res("evaluate/per_sheet.csv"),
+        "summary": res("evaluate/summary.csv"),
+        "figures": [res("report/training.png"), res("report/evaluation.png")],
+    }
+
+
 def train_init_input(wildcards):
     """The model training starts from (`train.init_from`), so a changed one retrains."""
     init = config["train"]["init_from"]
@@ -105,7 +140,7 @@ def bootstrap_source():
     train it on, else the baseline."""
     source = config["bootstrap"]["source"]
     if source == "auto":
-        return "model" if has_annotations() else "baseline"
+        return "model" if has_annotations() or MODEL_PATH else "baseline"
     return source
 
 
@@ -117,7 +152,7 @@ def bootstrap_input(wildcards):
         table = shard_table()
         shards = table.loc[table["kind"] != "annotated", "shard"]
         inputs["predictions"] = per_shard("predict/{shard}/predict.csv", shards)
-    elif has_annotations():
+    elif has_annotations() and trains_model():
         inputs["baseline"] = res("baseline/model.json")
     return inputs
 
@@ -136,17 +171,21 @@ def final_outputs():
     outputs = [
         res("leaf_area.csv"),
         res("leaf_traits.csv"),
-        res("evaluate/summary.csv"),
-        res("report/training.png"),
-        res("report/evaluation.png"),
         res("report/collection.png"),
         res("report/overlays"),
         res("report/scale_evidence"),
         res("report/leaves/kept.png"),
     ]
-    if SYNTH:
+    if trains_model():
+        outputs += [
+            res("evaluate/summary.csv"),
+            res("report/training.png"),
+            res("report/evaluation.png"),
+            res("model"),
+        ]
+    if SYNTH and trains_model():
         outputs.append(res("demo_check.csv"))
-    if has_annotations():
+    if has_annotations() and trains_model():
         outputs.append(res("baseline/summary.csv"))
     if config["bundle"]["enabled"]:
         outputs.append(res("bundle"))

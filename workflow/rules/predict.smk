@@ -1,7 +1,7 @@
 # Batched inference over a shard; masks written in each sheet's own geometry.
 rule predict:
     input:
-        model=res("train/model"),
+        model=predict_model(),
         table=res("resize/{shard}/resize.csv"),
         sheets=res("ingest/shards/{shard}.csv"),
     output:

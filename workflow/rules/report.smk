@@ -80,9 +80,9 @@ rule plot_collection:
 # One JPEG per sheet in <reason>/<sheet>.jpg; the reason becomes the report's sub-category.
 rule overlays:
     input:
+        unpack(evaluation_input),
         manifest=res("ingest/manifest.csv"),
         problems=res("ingest/problems.csv"),
-        per_sheet=res("evaluate/per_sheet.csv"),
         leaf_area=res("leaf_area.csv"),
     output:
         overlays=report(

@@ -2,12 +2,14 @@
 
 from herbseg.aggregate import aggregate
 from herbseg.logs import job_log
+from herbseg.model_card import weights_sha256, with_model_column
 from herbseg.specimens import rollup
 
 with job_log(snakemake.log[0]) as log:
     sheets, leaves = aggregate(
         snakemake.input.manifest, snakemake.input.sheets, snakemake.input.leaves
     )
+    sheets = with_model_column(sheets, weights_sha256(snakemake.input.model))
     sheets.to_csv(snakemake.output.sheets, index=False)
     leaves.to_csv(snakemake.output.leaves, index=False)
     specimens = rollup(sheets, leaves)

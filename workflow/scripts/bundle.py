@@ -4,18 +4,22 @@ from pathlib import Path
 
 from herbseg.bundle import build_bundle
 from herbseg.logs import job_log
+from herbseg.model_card import model_facts
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params
+    results_dir = Path(snakemake.output[0]).parent  # <results>/bundle
     results = [
         path
         for name, value in snakemake.input.items()
         if name not in ("checksums", "report")
         for path in ([value] if isinstance(value, str) else value)
+        # a saved model (model.path) lives elsewhere: run.json records it by sha256
+        if Path(path).resolve().is_relative_to(results_dir.resolve())
     ]
     build_bundle(
         snakemake.output[0],
-        results_dir=Path(snakemake.output[0]).parent,  # <results>/bundle
+        results_dir=results_dir,
         results=results,
         mask_tables=snakemake.input.checksums,
         config=snakemake.config,
@@ -29,4 +33,5 @@ with job_log(snakemake.log[0]) as log:
         authors=p.bundle["authors"],
         threads=snakemake.threads,
         log=log,
+        model=model_facts(p.model),
     )

@@ -15,7 +15,10 @@ with job_log(snakemake.log[0]) as log:
     plan = plan_overlays(
         read(snakemake.input.manifest),
         read(snakemake.input.problems),
-        read(snakemake.input.per_sheet),
+        # a run with a saved model (model.path) has no test sheets to rank
+        read(snakemake.input.per_sheet)
+        if "per_sheet" in snakemake.input.keys()
+        else pd.DataFrame(columns=["sheet_id", "iou", "precision", "recall"]),
         read(snakemake.input.leaf_area),
         n_worst=p["n_worst"],
         n_problems=p["n_problems"],

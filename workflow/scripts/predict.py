@@ -6,7 +6,8 @@ import pandas as pd
 import torch
 
 from herbseg.logs import job_log
-from herbseg.model import load_model, resolve_device
+from herbseg.model import load_model, read_card, resolve_device
+from herbseg.model_card import check_frames
 from herbseg.predict import predict_shard
 from herbseg.refine import RefineSettings
 from herbseg.tiles import TileSettings, predict_tiled_shard
@@ -17,6 +18,11 @@ with job_log(snakemake.log[0]) as log:
     device = resolve_device(p["device"])
     model = load_model(Path(snakemake.input.model), device)
     resized = pd.read_csv(snakemake.input.table, dtype={"sheet_id": str}, keep_default_na=False)
+    # The frames must be those the model was trained on (its card; start-up already checked).
+    for frame, mode in (
+        resized.loc[resized["status"] == "ok", ["frame", "mode"]].drop_duplicates().values
+    ):
+        check_frames(read_card(snakemake.input.model), int(frame), str(mode), snakemake.input.table)
     sheets = pd.read_csv(snakemake.input.sheets, dtype=str, keep_default_na=False)
     common = dict(
         device=device,

@@ -8,6 +8,13 @@ from herbseg.split import split_sheets
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params.split
+    if not snakemake.input.tables:  # pd.concat would say "No objects to concatenate"
+        raise ValueError(
+            f"no sheet has a mask in annotations {snakemake.config['annotations']!r} (see "
+            "ingest/problems.csv for unmatched masks): name masks like their sheets "
+            "(<sheet stem>.png or <sheet stem>_mask.png), or set model.path to a saved herbseg "
+            "model to measure the sheets without training"
+        )
     resized = pd.concat([pd.read_csv(t, dtype={"sheet_id": str}) for t in snakemake.input.tables])
     sheets = pd.concat(
         [pd.read_csv(t, dtype=str, keep_default_na=False) for t in snakemake.input.sheets]
