@@ -12,7 +12,6 @@ archive by copying its ``<extension>`` block from ``meta.xml``.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from herbseg import __version__
+from herbseg.model_card import weights_sha256
 from herbseg.specimens import SPECIMEN_KEYS, rollup
 
 MOF_ROW_TYPE = "http://rs.tdwg.org/dwc/terms/MeasurementOrFact"
@@ -57,20 +57,6 @@ MEASUREMENTS = (
     Measurement("median_intact_leaf_width_mm", "median intact leaf width", "mm",
                 "median_intact_leaf_width"),
 )  # fmt: skip
-
-
-def model_sha256(model_dir: str | os.PathLike) -> str:
-    """sha256 of the model's weights (``*.safetensors``/``*.pt``/``*.pth``, in name order), or of
-    every file of the folder when it has none of those: the model a value came from."""
-    folder = Path(model_dir)
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    weights = [p for p in files if p.suffix in (".safetensors", ".pt", ".pth", ".bin")]
-    digest = hashlib.sha256()
-    for path in weights or files:
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def link_column(sheets: pd.DataFrame, preferred: str | None = None) -> str:
@@ -208,7 +194,7 @@ def export(
     except pd.errors.EmptyDataError:
         leaves = pd.DataFrame()
     mof, core, link = measurements(
-        sheets, leaves, model_sha=model_sha256(model_dir), id_column=id_column
+        sheets, leaves, model_sha=weights_sha256(model_dir), id_column=id_column
     )
     write_archive(out_dir, mof, core)
     return len(mof), len(core), link

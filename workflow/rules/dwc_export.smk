@@ -3,7 +3,7 @@ rule dwc_export:
     input:
         leaf_area=res("leaf_area.csv"),
         leaf_traits=res("leaf_traits.csv"),
-        model=res("train/model"),
+        model=predict_model(),
     output:
         mof=res("dwc/measurementorfact.txt"),
         core=res("dwc/occurrence.txt"),
