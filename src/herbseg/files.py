@@ -154,3 +154,9 @@ def remove_stale_temps(folder: str | os.PathLike, name: str) -> int:
             p.unlink(missing_ok=True)
         n += 1
     return n
+
+
+def write_csv(table: Any, path: str | os.PathLike, **kwargs: Any) -> None:
+    """``table.to_csv(path, index=False)``, atomically: a killed job never leaves half a table."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, **kwargs)

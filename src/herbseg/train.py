@@ -705,7 +705,9 @@ def _start_state(
     ckpt = _load_checkpoint(ckpt_path, ident, log)
     snapshot = str(ckpt.get("best_snapshot", "")) if ckpt is not None else ""
     if ckpt is not None and snapshot and not (out_dir / STATE_DIRNAME / snapshot).is_dir():
-        log(f"checkpoint {ckpt_path.name} names a best model {snapshot} that is gone; starting over")
+        log(
+            f"checkpoint {ckpt_path.name} names best model {snapshot}, which is gone; starting over"
+        )
         ckpt = None
     if ckpt is None:
         _clear_outputs(out_dir)

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from herbseg.files import write_csv
 from herbseg.logs import job_log
 from herbseg.measure import MeasureSettings, measure_shard
 from herbseg.postprocess import PostprocessSettings
@@ -27,5 +28,5 @@ with job_log(snakemake.log[0]) as log:
     sheets, leaves = measure_shard(
         rows, preds, scale_table=table, scale_key=p["scale_key"], settings=settings, log=log
     )
-    sheets.to_csv(snakemake.output.sheets, index=False)
-    leaves.to_csv(snakemake.output.leaves, index=False)
+    write_csv(sheets, snakemake.output.sheets)
+    write_csv(leaves, snakemake.output.leaves)

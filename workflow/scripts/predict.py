@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from herbseg.files import write_csv
 from herbseg.logs import job_log
 from herbseg.model import load_model, resolve_device
 from herbseg.predict import predict_shard
@@ -34,4 +35,4 @@ with job_log(snakemake.log[0]) as log:
         max_megapixels=snakemake.params.max_megapixels,
         log=log,
     )
-    table.to_csv(snakemake.output.table, index=False)
+    write_csv(table, snakemake.output.table)
