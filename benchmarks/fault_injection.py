@@ -84,7 +84,8 @@ CONFIG = {
     "report": {"n_worst": 2, "n_random": 2, "long_side": 300},
     "threads": {"ingest": 1, "resize": 1, "train": 1, "predict": 1, "measure": 1},
 }
-# Outside the comparison: what a run says about itself, not what it found.
+# Outside the comparison: what a run says about itself (logs, timings), not what it found; also
+# where the bundle copies them to.
 SKIP_PARTS = ("logs", "benchmarks")
 
 
@@ -126,6 +127,19 @@ def run(work: Path, *args: str, timeout: float = 900) -> subprocess.CompletedPro
 def write_config(work: Path, config: dict) -> None:
     work.mkdir(parents=True, exist_ok=True)
     (work / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def running_jobs(proc: subprocess.Popen) -> list[str]:
+    """The workflow scripts running under Snakemake now (``.snakemake/scripts/tmpXXX.NAME.py``)."""
+    names = []
+    try:
+        for p in psutil.Process(proc.pid).children(recursive=True):
+            for arg in p.cmdline():
+                if "/.snakemake/scripts/" in arg:
+                    names.append(Path(arg).name.split(".")[1])
+    except psutil.Error:
+        pass
+    return sorted(names)
 
 
 def kill_tree(proc: subprocess.Popen, sig: int) -> int:
@@ -236,12 +250,12 @@ def cases() -> list[Case]:
         ("evaluate", "logs/evaluate.log", (0, 1.5)),
         ("predict", "logs/predict/*.log", (0, 1.5, 3)),
         ("measure", "logs/measure/*.log", (0, 1.0)),
-        ("aggregate", "logs/aggregate.log", (0, 0.5)),
+        ("aggregate", "logs/aggregate.log", (0,)),
         ("baseline", "logs/baseline.log", (0,)),
-        ("plot_collection", "logs/report/plot_collection.log", (0, 1.0)),
-        ("overlays", "logs/report/overlays.log", (0, 1.0)),
+        ("plot_collection", "logs/report/plot_collection.log", (0,)),
+        ("overlays", "logs/report/overlays.log", (0.5,)),
         ("mask_checksums", "logs/mask_checksums/*.log", (0,)),
-        ("bundle", "logs/bundle.log", (0, 1.0, 2.0)),
+        ("bundle", "logs/bundle.log", (0, 1.0)),
     ):
         for d in delays:
             c.append(Case(f"{stage}+{d:g}s", stage, appears(log, d), forcerun=stage))
@@ -299,7 +313,7 @@ def digest(root: Path) -> dict[str, str]:
     out = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
-        if p.is_file() and not set(rel.parts[:1]) & set(SKIP_PARTS):
+        if p.is_file() and not set(rel.parts[:-1]) & set(SKIP_PARTS):
             out[str(rel)] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
@@ -401,13 +415,19 @@ def run_case(case: Case, ref: Reference, root: Path) -> dict:
         )
         hit = _watch(proc, work, case.trigger, timeout=900)
         sig = signal.SIGKILL if case.fault == "kill" else signal.SIGTERM
+        jobs = running_jobs(proc) if hit else []
         n = kill_tree(proc, sig) if hit else 0
         try:
             proc.communicate(timeout=120)
         except subprocess.TimeoutExpired:
             kill_tree(proc, signal.SIGKILL)
             proc.communicate()
-        row["hit"] = f"{case.trigger.what}: {n} processes" if hit else "run ended before the point"
+        running = ", ".join(jobs) or "none (between jobs)"
+        row["hit"] = (
+            f"{case.trigger.what}: {n} processes, running: {running}"
+            if hit
+            else "run ended before the point"
+        )
         if not hit:
             return {**row, "why": "kill point not reached", "seconds": time.monotonic() - t0}
     elif case.fault == "budget":
