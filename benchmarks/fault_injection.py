@@ -332,6 +332,19 @@ def volatile_parts(a: Path, b: Path, da: dict, db: dict) -> dict[str, set[str] |
     return out
 
 
+# Records of the run rather than results: when, where (the case's own folder) and with which
+# commit it ran, and checksums of files that hold timings. Compared by presence, and the bundle
+# must pass herbseg.bundle.verify_bundle (every file it lists there, whole, with its sha256).
+RUN_RECORDS = {
+    "bundle/ro-crate-metadata.json",
+    "bundle/ro-crate-preview.html",
+    "bundle/run.json",
+    "bundle/checksums.sha256",
+}
+# Figures of wall-clock time (seconds per epoch): compared by presence.
+WALL_CLOCK = {"report/training.png", "bundle/results/report/training.png"}
+
+
 def differences(ref: Reference, results: Path) -> list[str]:
     """Files missing, extra or different; a file that differs between two clean runs too is
     compared without its differing columns/keys (timings, dates), or by presence if not a table."""
@@ -339,7 +352,7 @@ def differences(ref: Reference, results: Path) -> list[str]:
     diffs = [f"missing {k}" for k in sorted(set(ref.digest) - set(got))]
     diffs += [f"extra {k}" for k in sorted(set(got) - set(ref.digest))]
     for k in sorted(set(ref.digest) & set(got)):
-        if ref.digest[k] == got[k]:
+        if ref.digest[k] == got[k] or k in RUN_RECORDS or k in WALL_CLOCK:
             continue
         if k not in ref.volatile:
             diffs.append(f"differs {k}")
@@ -348,9 +361,30 @@ def differences(ref: Reference, results: Path) -> list[str]:
         if skip is None:
             continue
         pa, pb = _parts(ref.root / RES / k), _parts(results / k)
-        if pa is None or pb is None or any(pa.get(c) != pb.get(c) for c in set(pa) - skip):
-            diffs.append(f"differs {k} (beyond {sorted(skip)})")
+        beyond = sorted(
+            c
+            for c in (set(pa or {}) | set(pb or {})) - skip
+            if (pa or {}).get(c) != (pb or {}).get(c)
+        )
+        if pa is None or pb is None or beyond:
+            diffs.append(f"differs {k} in {beyond[:5]}")
+    if (results / "bundle").is_dir():
+        from herbseg.bundle import verify_bundle
+
+        diffs += [f"bundle: {p}" for p in verify_bundle(results / "bundle", results)]
     return diffs
+
+
+def recompare(root: Path, names: list[str]) -> list[dict]:
+    """Compare case folders a run left (its failures) again, e.g. after fixing the checks."""
+    works = [root / "reference", root / "reference2"]
+    da, db = (digest(w / RES) for w in works)
+    ref = Reference(works[0], da, volatile_parts(works[0] / RES, works[1] / RES, da, db))
+    rows = []
+    for work in (root / n.replace("+", "_") for n in names):
+        diffs = differences(ref, work / RES) + sheet_rows(work / RES)
+        rows.append({"case": work.name, "ok": not diffs, "why": "; ".join(diffs)})
+    return rows
 
 
 def sheet_rows(results: Path) -> list[str]:
@@ -529,15 +563,83 @@ def _describe_volatile(volatile: dict[str, set[str] | None]) -> list[str]:
     return out or ["  none"]
 
 
+def report_from_log(log: Path, root: Path, out: Path, note: str) -> None:
+    """The report of a run that was stopped or whose checks were fixed afterwards: its printed
+    case lines, with the failed cases' folders (kept by the run) compared again."""
+    import re
+
+    by_name = {c.name: c for c in cases()}
+    pat = re.compile(
+        r"^(\S+)\s+(ok|FAIL) (.*?running: (?:none \(between jobs\)|(?:\w+, )*\w+))?(.*)$"
+    )
+    rows = []
+    for line in log.read_text().splitlines():
+        m = pat.match(line)
+        if not m or m.group(1) not in by_name:
+            continue
+        name, result, hit, rest = m.groups()
+        row = {
+            "case": name,
+            "stage": by_name[name].stage,
+            "fault": by_name[name].fault,
+            "hit": hit or rest.strip()[:120],
+            "ok": result == "ok",
+            "why": "",
+        }
+        if not row["ok"]:
+            again = recompare(root, [name])[0]
+            row["ok"], row["why"] = again["ok"], again["why"] or "re-compared: same outputs"
+        rows.append(row)
+    done = {r["case"] for r in rows}
+    lines = [
+        "Fault injection (see benchmarks/fault_injection.py): a fault at each point, then",
+        "`snakemake --unlock` + `snakemake --rerun-incomplete`; every final output under results/",
+        "(logs/ and benchmarks/ aside) compared byte for byte with an uninterrupted reference run",
+        "(CPU, train.deterministic: true). Exceptions: columns/keys that differ between two",
+        "uninterrupted runs (history.csv 'seconds', model cards' 'created_utc'),",
+        "report/training.png (plots seconds per epoch) and the bundle's run records (dates,",
+        "folder, commit), which must pass verify_bundle instead.",
+        note,
+        "",
+        f"{'case':<22} {'stage':<16} {'fault':<7} {'result':<6} fault point | why",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['case']:<22} {r['stage']:<16} {r['fault']:<7} "
+            f"{'ok' if r['ok'] else 'FAIL':<6} {r['hit']}{' | ' + r['why'] if r['why'] else ''}"
+        )
+    for name, c in by_name.items():
+        if name not in done:
+            lines.append(f"{name:<22} {c.stage:<16} {c.fault:<7} {'--':<6} not run")
+    n_ok = sum(r["ok"] for r in rows)
+    kills = sum(r["ok"] and r["fault"] == "kill" for r in rows)
+    lines += [
+        "",
+        f"{n_ok}/{len(rows)} cases run recovered to the reference's outputs "
+        f"({kills} SIGKILL points); {len(by_name) - len(rows)} of {len(by_name)} not run",
+    ]
+    write_report(lines, out)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cases", default="", help="run only cases whose name contains this")
+    ap.add_argument(
+        "--cases",
+        default="",
+        help="run only cases whose name contains one of these (comma-separated)",
+    )
     ap.add_argument("--root", type=Path, default=None, help="work folder (default: a temp dir)")
     ap.add_argument("--jobs", type=int, default=2, help="cases run side by side")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results/fault_injection.txt")
+    ap.add_argument("--from-log", type=Path, help="report a stopped run from its printed lines")
+    ap.add_argument("--note", default="", help="a line for the --from-log report")
     args = ap.parse_args(argv)
+    if args.from_log:
+        report_from_log(args.from_log, args.root, args.out, args.note)
+        return
     root = args.root or Path(tempfile.mkdtemp(prefix="herbseg_faults_"))
-    chosen = [c for c in cases() if args.cases in c.name]
+    wanted = args.cases.split(",")
+    chosen = [c for c in cases() if any(w in c.name for w in wanted)]
     t0 = time.monotonic()
     ref = reference(root)
     rows = []
