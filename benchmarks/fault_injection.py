@@ -113,7 +113,7 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO / "src")}
 
 
-def run(work: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+def run(work: Path, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
     return subprocess.run(
         snakemake_cmd(work, *args),
         capture_output=True,
@@ -426,6 +426,8 @@ def prepare(case: Case, ref: Path, work: Path) -> None:
         shutil.rmtree(work)
     if case.forcerun:
         shutil.copytree(ref, work, symlinks=True)
+        # The reference's logs would fire the watchers at once: they are not outputs, drop them.
+        shutil.rmtree(work / RES / "logs")
         for rel in case.reset:
             shutil.rmtree(work / RES / rel, ignore_errors=True)
     else:
@@ -447,7 +449,7 @@ def run_case(case: Case, ref: Reference, root: Path) -> dict:
             stderr=subprocess.PIPE,
             text=True,
         )
-        hit = _watch(proc, work, case.trigger, timeout=900)
+        hit = _watch(proc, work, case.trigger, timeout=3600)
         sig = signal.SIGKILL if case.fault == "kill" else signal.SIGTERM
         jobs = running_jobs(proc) if hit else []
         n = kill_tree(proc, sig) if hit else 0
