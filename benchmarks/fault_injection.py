@@ -174,13 +174,14 @@ class Trigger:
     what: str
     ready: Callable[[Path], bool]
     delay: float = 0.0  # seconds after ready
+    clear: str = "-"  # files (glob under results/) a copied reference must not hold
 
 
 def appears(pattern: str, delay: float = 0.0) -> Trigger:
     def ready(work: Path) -> bool:
         return any((work / RES).glob(pattern))
 
-    return Trigger(f"{pattern} appears" + (f" +{delay:g}s" if delay else ""), ready, delay)
+    return Trigger(f"{pattern} appears" + (f" +{delay:g}s" if delay else ""), ready, delay, pattern)
 
 
 def log_line(log: str, text: str, count: int = 1, delay: float = 0.0) -> Trigger:
@@ -191,7 +192,7 @@ def log_line(log: str, text: str, count: int = 1, delay: float = 0.0) -> Trigger
             return False
 
     what = f"logs/{log} has {count}x {text!r}" + (f" +{delay:g}s" if delay else "")
-    return Trigger(what, ready, delay)
+    return Trigger(what, ready, delay, f"logs/{log}")
 
 
 def history_rows(n: int, delay: float = 0.0) -> Trigger:
@@ -335,6 +336,7 @@ def volatile_parts(a: Path, b: Path, da: dict, db: dict) -> dict[str, set[str] |
 # Records of the run rather than results: when, where (the case's own folder) and with which
 # commit it ran, and checksums of files that hold timings. Compared by presence, and the bundle
 # must pass herbseg.bundle.verify_bundle (every file it lists there, whole, with its sha256).
+RUN_RECORDS_UNDER = ("bundle/source/",)  # the workflow's source as the bundle found it
 RUN_RECORDS = {
     "bundle/ro-crate-metadata.json",
     "bundle/ro-crate-preview.html",
@@ -353,6 +355,8 @@ def differences(ref: Reference, results: Path) -> list[str]:
     diffs += [f"extra {k}" for k in sorted(set(got) - set(ref.digest))]
     for k in sorted(set(ref.digest) & set(got)):
         if ref.digest[k] == got[k] or k in RUN_RECORDS or k in WALL_CLOCK:
+            continue
+        if k.startswith(RUN_RECORDS_UNDER):
             continue
         if k not in ref.volatile:
             diffs.append(f"differs {k}")
@@ -426,8 +430,9 @@ def prepare(case: Case, ref: Path, work: Path) -> None:
         shutil.rmtree(work)
     if case.forcerun:
         shutil.copytree(ref, work, symlinks=True)
-        # The reference's logs would fire the watchers at once: they are not outputs, drop them.
-        shutil.rmtree(work / RES / "logs")
+        # The reference's logs would fire the watchers at once: drop the ones this case watches.
+        for f in (work / RES).glob(case.trigger.clear if case.trigger else "-"):
+            f.unlink()
         for rel in case.reset:
             shutil.rmtree(work / RES / rel, ignore_errors=True)
     else:
@@ -478,8 +483,10 @@ def run_case(case: Case, ref: Reference, root: Path) -> dict:
         row["hit"] = disk_full(case, work, force)
         if row["hit"].startswith("FAIL"):
             return {**row, "why": row["hit"], "seconds": time.monotonic() - t0}
+    # The command that was interrupted, again, with --rerun-incomplete: a forced stage must be
+    # forced again (see BENCHMARKS.md: a plain rerun keeps a later stage's older outputs).
     unlock = run(work, "--unlock")
-    rerun = run(work, "--rerun-incomplete")
+    rerun = run(work, *force, "--rerun-incomplete")
     row["seconds"] = time.monotonic() - t0
     if unlock.returncode or rerun.returncode:
         return {**row, "why": f"rerun failed: {rerun.stderr[-800:]}"}
