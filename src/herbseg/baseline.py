@@ -40,6 +40,7 @@ from skimage.filters import threshold_otsu
 from skimage.measure import label, regionprops
 from skimage.morphology import convex_hull_image
 
+from herbseg.files import atomic_write_text
 from herbseg.geometry import MASK_TABLE_COLUMNS, output_size
 from herbseg.images import SheetError, load_rgb, read_mask, write_mask
 from herbseg.postprocess import PostprocessSettings, clean
@@ -126,7 +127,7 @@ def save_fitted(
         "settings": settings.to_dict(),
         "model": asdict(model) if model is not None else None,
     }
-    Path(path).write_text(json.dumps(data, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def load_fitted(path: str | os.PathLike) -> PixelModel | None:

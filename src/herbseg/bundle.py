@@ -39,6 +39,7 @@ import yaml
 from rocrate.model.contextentity import ContextEntity
 from rocrate.rocrate import ROCrate
 
+from herbseg.files import atomic_write_text
 from herbseg.ingest import sha256_file
 from herbseg.progress import Progress
 
@@ -289,7 +290,7 @@ class _Bundle:
     def write_text(self, dest: str, text: str) -> _Placed:
         target = self.root / dest
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
+        atomic_write_text(target, text)
         return self.record(dest)
 
     def record(self, dest: str) -> _Placed:

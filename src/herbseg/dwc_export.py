@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from herbseg import __version__
+from herbseg.files import atomic_open, write_csv
 from herbseg.model_card import weights_sha256
 from herbseg.specimens import SPECIMEN_KEYS, rollup
 
@@ -159,9 +160,7 @@ def write_archive(out_dir: str | os.PathLike, mof: pd.DataFrame, core: pd.DataFr
     out.mkdir(parents=True, exist_ok=True)
     for name, table in (("occurrence.txt", core), ("measurementorfact.txt", mof)):
         clean = table.astype(str).replace({r"[\t\r\n]+": " "}, regex=True)
-        tmp = out / f".{name}.tmp"
-        clean.to_csv(tmp, sep="\t", index=False, quoting=csv.QUOTE_NONE, lineterminator="\n")
-        os.replace(tmp, out / name)
+        write_csv(clean, out / name, sep="\t", quoting=csv.QUOTE_NONE, lineterminator="\n")
     archive = ET.Element("archive", xmlns="http://rs.tdwg.org/dwc/text/", metadata="")
     archive.attrib.pop("metadata")
     attrs = {"encoding": "UTF-8", "fieldsTerminatedBy": "\\t", "linesTerminatedBy": "\\n",
@@ -175,7 +174,8 @@ def write_archive(out_dir: str | os.PathLike, mof: pd.DataFrame, core: pd.DataFr
     ET.SubElement(ext, "coreid", index="0")
     _fields(ext, list(mof.columns))
     ET.indent(archive)
-    ET.ElementTree(archive).write(out / "meta.xml", encoding="utf-8", xml_declaration=True)
+    with atomic_open(out / "meta.xml") as fh:
+        ET.ElementTree(archive).write(fh, encoding="utf-8", xml_declaration=True)
 
 
 def export(

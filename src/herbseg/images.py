@@ -8,6 +8,7 @@ manifest's ``error`` column.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import warnings
@@ -17,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import tifffile
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from herbseg.files import atomic_path, atomic_write_bytes
 
 # Herbarium scans are routinely above Pillow's bomb guard (~89 MP); our own ``max_megapixels``
 # decides instead, checked from the header before any pixel is decoded.
@@ -496,13 +499,21 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
     """Write a boolean mask as an 8-bit 0/255 PNG, the form every annotation tool reads."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, mask_png_bytes(mask))
+
+
+def mask_png_bytes(mask: np.ndarray) -> bytes:
+    """The bytes :func:`write_mask` writes, for callers that compare before writing."""
+    buf = io.BytesIO()
     Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), "L").save(
-        path, format="PNG", compress_level=3
+        buf, format="PNG", compress_level=3
     )
+    return buf.getvalue()
 
 
 def write_rgb(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Write an RGB frame losslessly (PNG) so training sees exactly what resize produced."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rgb, "RGB").save(path, format="PNG", compress_level=1)
+    with atomic_path(path) as tmp:
+        Image.fromarray(rgb, "RGB").save(tmp, format="PNG", compress_level=1)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from herbseg import coco, dwca
-from herbseg.images import DEFAULT_MAX_MEGAPIXELS, SheetError, probe, write_mask
+from herbseg import coco, dwca, files
+from herbseg.images import DEFAULT_MAX_MEGAPIXELS, SheetError, mask_png_bytes, probe
 from herbseg.progress import Progress
 from herbseg.specimens import with_keys
 
@@ -275,12 +275,7 @@ def _coco_keys(file_name: str) -> list[str]:
 
 def _write_png_if_changed(path: Path, mask) -> None:
     """Re-rendering an unchanged COCO file leaves its masks' bytes and times alone."""
-    tmp = path.with_name(path.stem + ".tmp.png")
-    write_mask(tmp, mask)
-    if path.exists() and path.read_bytes() == tmp.read_bytes():
-        tmp.unlink()
-    else:
-        os.replace(tmp, path)
+    files.write_if_changed(path, mask_png_bytes(mask))
 
 
 def render_coco(
@@ -550,12 +545,7 @@ def assign_shards(manifest: pd.DataFrame, previous: dict[str, str], shard_size: 
 
 def write_if_changed(path: Path, text: str) -> bool:
     """Leave an unchanged file untouched so its mtime does not trigger downstream reruns."""
-    if path.exists() and path.read_text() == text:
-        return False
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return True
+    return files.write_if_changed(path, text.encode())
 
 
 def write_shards(manifest: pd.DataFrame, shards_dir: Path) -> tuple[pd.DataFrame, int]:

@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file
 
 from herbseg import lite_weights
+from herbseg.files import atomic_write_text
 from herbseg.ingest import sha256_file
 
 # ImageNet statistics: the encoders' pretrained weights expect inputs normalised this way.
@@ -332,9 +333,7 @@ def _swap_dir(new: Path, dest: Path) -> None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def update_card(model_dir: str | os.PathLike, **fields: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from matplotlib.lines import Line2D
 from PIL import Image
 from scipy import ndimage
 
+from herbseg.files import atomic_path
 from herbseg.images import SheetError, load_rgb, read_mask
 
 PREDICTED_COLOUR = (230, 0, 170)  # magenta: rare on paper, leaves and labels
@@ -49,7 +50,8 @@ def _tidy(*axes: Axes) -> None:
 
 def _save(fig: Figure, out: str | Path, **kwargs) -> None:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, bbox_inches="tight", **kwargs)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", **kwargs)
 
 
 def _note(ax: Axes, text: str) -> None:
@@ -439,7 +441,8 @@ def render_overlay(item: OverlayItem, out: str | Path, long_side: int = 900) -> 
     if handles:
         ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.85)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100, pil_kwargs={"quality": 88})
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=100, pil_kwargs={"quality": 88})
     return None
 
 
@@ -453,7 +456,8 @@ def render_text_tile(lines: list[str], out: str | Path, title: str, max_lines: i
     fig.text(0.02, 1 - 0.25 / height, title, fontsize=12, weight="bold", va="top")
     fig.text(0.02, 1 - 0.65 / height, "\n".join(shown), fontsize=9, va="top", family="monospace")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100, bbox_inches="tight", pad_inches=0.3, pil_kwargs={"quality": 90})
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", pad_inches=0.3, pil_kwargs={"quality": 90})
 
 
 def write_overlays(

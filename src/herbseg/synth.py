@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
+from herbseg.files import atomic_path, write_csv
 from herbseg.images import write_mask
 from herbseg.synth_damage import maybe_damage
 from herbseg.synth_scales import SCALE_KINDS, draw_scale, is_vertical
@@ -1263,9 +1264,10 @@ def _write_one(job: tuple[str, int, int, int, int, float, str, float]) -> tuple[
     sheet = generate_sheet(seed, width, height, dpi, index=index, scale_kind=kind, damage=damage)
     sid = sheet_id(index)
     out_dir = Path(out)
-    Image.fromarray(sheet.rgb, "RGB").save(
-        out_dir / "sheets" / f"{sid}.jpg", format="JPEG", quality=JPEG_QUALITY, dpi=(dpi, dpi)
-    )
+    with atomic_path(out_dir / "sheets" / f"{sid}.jpg") as tmp:
+        Image.fromarray(sheet.rgb, "RGB").save(
+            tmp, format="JPEG", quality=JPEG_QUALITY, dpi=(dpi, dpi)
+        )
     write_mask(out_dir / "masks" / f"{sid}.png", sheet.mask)
     row = {
         "sheet_id": sid,
@@ -1316,6 +1318,6 @@ def generate_collection(
         results = [_write_one(job) for job in jobs]
     truth = pd.DataFrame([r for r, _ in results], columns=list(TRUTH_COLUMNS))
     leaves = pd.DataFrame([leaf for _, ls in results for leaf in ls], columns=list(LEAF_COLUMNS))
-    truth.to_csv(out / "truth.csv", index=False)
-    leaves.to_csv(out / "truth_leaves.csv", index=False)
+    write_csv(truth, out / "truth.csv")
+    write_csv(leaves, out / "truth_leaves.csv")
     return truth

@@ -4,12 +4,16 @@ A run writes into its ``out_dir``:
 
 * ``model/`` – the best epoch so far (by validation IoU), as :func:`herbseg.model.save_model`;
 * ``history.csv`` – ``epoch, train_loss, val_loss, val_iou, seconds``, one row per epoch;
-* ``checkpoint.pt`` – everything needed to continue after a crash (see :func:`_checkpoint`).
+* ``checkpoint.pt`` – everything needed to continue after a crash (see :func:`_checkpoint`);
+* ``.state/best-epoch-NNNNN/`` – a copy of the best model the checkpoint names.
 
 The checkpoint is one file written atomically after every epoch, so a killed run continues
 from its last completed epoch when started again with the same configuration. It holds only
 tensors and plain containers, so it loads with ``torch.load(weights_only=True)`` and can never
-execute code.
+execute code. Neither it nor ``.state/`` is a Snakemake output: ``--rerun-incomplete`` deletes
+the declared outputs (``model/``, ``history.csv``) of a killed job, and a resumed run rebuilds
+them from these two, so it ends with the files an uninterrupted run writes even when no epoch
+after the crash beats the best one.
 """
 
 from __future__ import annotations
@@ -24,8 +28,6 @@ import math
 import os
 import random
 import shutil
-import signal
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ from herbseg.data import (
     data_checksum,
     split_ids_hash,
 )
+from herbseg.files import atomic_dir, atomic_open, remove_stale_temps
 from herbseg.infer import autocast_for
 from herbseg.metrics import scores
 from herbseg.model import (
@@ -58,11 +61,11 @@ from herbseg.model import (
 )
 
 CHECKPOINT_NAME = "checkpoint.pt"
-CHECKPOINT_FORMAT = "herbseg-checkpoint/1"
+CHECKPOINT_FORMAT = "herbseg-checkpoint/2"  # /2: names its best-model snapshot
 HISTORY_NAME = "history.csv"
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_iou", "seconds")
 MODEL_DIRNAME = "model"
-KILL_ENV = "HERBSEG_TEST_KILL_AFTER_EPOCH"
+STATE_DIRNAME = ".state"
 
 # Settings that may change between a crash and its resume: budgets (how long training goes on) and
 # execution resources that do not change what an epoch computes. Snakemake passes its --cores as
@@ -358,16 +361,6 @@ def _validate(
 # --------------------------------------------------------------------------- files
 
 
-def _atomic_write_bytes(path: Path, write: Callable[[Any], None]) -> None:
-    """Write through a temp file in the same folder, fsync, then ``os.replace`` it into place."""
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _write_history(path: Path, history: Sequence[dict[str, Any]]) -> None:
     """Rewrite the whole CSV from the checkpoint's history, so it can never hold a lost epoch."""
 
@@ -382,7 +375,8 @@ def _write_history(path: Path, history: Sequence[dict[str, Any]]) -> None:
             lines.append(",".join(fmt(row[c]) for c in HISTORY_COLUMNS))
         f.write(("\n".join(lines) + "\n").encode())
 
-    _atomic_write_bytes(path, write)
+    with atomic_open(path, "wb") as f:
+        write(f)
 
 
 def read_history(path: str | os.PathLike) -> list[dict[str, str]]:
@@ -416,6 +410,7 @@ class _State:
     best_score: float = -math.inf
     best_epoch: int = 0
     best_val_iou: float | None = None
+    best_snapshot: str = ""  # folder under .state/ holding the best model ("" before epoch 1)
 
 
 def _checkpoint(
@@ -441,11 +436,13 @@ def _checkpoint(
         "best_score": state.best_score,
         "best_epoch": state.best_epoch,
         "best_val_iou": state.best_val_iou,
+        "best_snapshot": state.best_snapshot,
     }
 
 
 def _save_checkpoint(path: Path, ckpt: dict) -> None:
-    _atomic_write_bytes(path, lambda f: torch.save(ckpt, f))
+    with atomic_open(path, "wb") as f:
+        torch.save(ckpt, f)
 
 
 def _load_checkpoint(path: Path, ident: dict, log: Callable[[str], None]) -> dict | None:
@@ -476,6 +473,44 @@ def _clear_outputs(out_dir: Path) -> None:
     for name in (CHECKPOINT_NAME, HISTORY_NAME):
         (out_dir / name).unlink(missing_ok=True)
     shutil.rmtree(out_dir / MODEL_DIRNAME, ignore_errors=True)
+    shutil.rmtree(out_dir / STATE_DIRNAME, ignore_errors=True)
+    _remove_leftovers(out_dir, keep="")
+
+
+def _remove_leftovers(out_dir: Path, keep: str) -> None:
+    """Temp files a killed write left, and best-model snapshots the checkpoint does not name."""
+    for name in (CHECKPOINT_NAME, HISTORY_NAME, MODEL_DIRNAME):
+        remove_stale_temps(out_dir, name)
+    for p in out_dir.glob(f".{MODEL_DIRNAME}.*"):  # save_model's and _swap_dir's temp folders
+        shutil.rmtree(p, ignore_errors=True)
+    state_dir = out_dir / STATE_DIRNAME
+    if state_dir.is_dir():
+        for p in state_dir.iterdir():
+            if p.name == keep:
+                continue
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+
+def _snapshot_name(epoch: int) -> str:
+    return f"best-epoch-{epoch:05d}"
+
+
+def _publish_best(out_dir: Path, snapshot: str) -> None:
+    """Make ``model/`` the snapshot's files (hard links where the filesystem allows: no copy).
+
+    The card is rewritten later by :func:`herbseg.model.update_card` through a rename, which
+    replaces the link in ``model/`` and leaves the snapshot's own card as it was.
+    """
+    src = out_dir / STATE_DIRNAME / snapshot
+    with atomic_dir(out_dir / MODEL_DIRNAME) as tmp:
+        for f in sorted(src.iterdir()):
+            try:
+                os.link(f, tmp / f.name)
+            except OSError:
+                shutil.copy2(f, tmp / f.name)
 
 
 def _restore(
@@ -501,6 +536,7 @@ def _restore(
         best_score=float(ckpt["best_score"]),
         best_epoch=int(ckpt["best_epoch"]),
         best_val_iou=ckpt["best_val_iou"],
+        best_snapshot=str(ckpt["best_snapshot"]),
     )
 
 
@@ -675,11 +711,22 @@ def _start_state(
     """Continue from this config's checkpoint, or start clean."""
     ckpt_path = out_dir / CHECKPOINT_NAME
     ckpt = _load_checkpoint(ckpt_path, ident, log)
+    snapshot = str(ckpt.get("best_snapshot", "")) if ckpt is not None else ""
+    if ckpt is not None and snapshot and not (out_dir / STATE_DIRNAME / snapshot).is_dir():
+        log(
+            f"checkpoint {ckpt_path.name} names best model {snapshot}, which is gone; starting over"
+        )
+        ckpt = None
     if ckpt is None:
         _clear_outputs(out_dir)
         return _State()
     p = parts
     state = _restore(ckpt, p.model, p.optimizer, p.scheduler, p.scaler, cfg)
+    # Rebuild every declared output from the checkpoint: Snakemake deletes a killed job's
+    # outputs before rerunning it, and later epochs may never save a better model again.
+    _remove_leftovers(out_dir, keep=state.best_snapshot)
+    if state.best_snapshot:
+        _publish_best(out_dir, state.best_snapshot)
     _write_history(out_dir / HISTORY_NAME, state.history)
     log(
         f"resumed at epoch {state.epoch + 1}/{cfg.epochs} from {ckpt_path} "
@@ -720,17 +767,28 @@ def _record(
     ident: dict,
     data: dict[str, Any],
 ) -> None:
-    """Model (if best), then checkpoint, then history: a crash between them loses no epoch."""
+    """Best-model snapshot (if best), checkpoint, history, then ``model/``: a crash between
+    any two loses no epoch, and the checkpoint only ever names a snapshot that is complete.
+
+    The snapshot of a new best epoch gets a new folder, so a crash before the checkpoint that
+    names it leaves the previous best intact; older snapshots go once the checkpoint is written.
+    """
     p = parts
     state.epoch = row["epoch"]
     state.history.append(row)
     score = -row["train_loss"] if row["val_iou"] is None else row["val_iou"]
-    if score > state.best_score:
+    improved = score > state.best_score
+    if improved:
         state.best_score, state.best_epoch, state.best_val_iou = score, row["epoch"], row["val_iou"]
-        save_model(p.model, out_dir / MODEL_DIRNAME, _card(cfg, state, p.device, data))
+        state.best_snapshot = _snapshot_name(row["epoch"])
+        snapshot = out_dir / STATE_DIRNAME / state.best_snapshot
+        save_model(p.model, snapshot, _card(cfg, state, p.device, data))
     ckpt = _checkpoint(p.model, p.optimizer, p.scheduler, p.scaler, state, ident)
     _save_checkpoint(out_dir / CHECKPOINT_NAME, ckpt)
     _write_history(out_dir / HISTORY_NAME, state.history)
+    if improved:
+        _publish_best(out_dir, state.best_snapshot)
+        _remove_leftovers(out_dir, keep=state.best_snapshot)
 
 
 def _run(
@@ -769,9 +827,6 @@ def _run(
             f"val_loss {_fmt(row['val_loss'])} val_iou {_fmt(row['val_iou'])} "
             f"{row['seconds']:.1f} s (eta {eta})"
         )
-        if os.environ.get(KILL_ENV) == str(row["epoch"]):  # test hook: crash after a checkpoint
-            sys.stdout.flush()
-            os.kill(os.getpid(), signal.SIGKILL)
     log(f"stopped: {reason}; best epoch {state.best_epoch} (val_iou {_fmt(state.best_val_iou)})")
     return _finish(out_dir, cfg, state, device, train_items, reason)
 
@@ -795,6 +850,8 @@ def _finish(
     reason: str,
 ) -> dict[str, Any]:
     """Record the final state in the model card and summarise the run."""
+    if state.best_snapshot and not (out_dir / MODEL_DIRNAME).exists():
+        _publish_best(out_dir, state.best_snapshot)
     if (out_dir / MODEL_DIRNAME).exists():
         update_card(out_dir / MODEL_DIRNAME, epochs_run=state.epoch, stop_reason=reason)
     seconds = sum(r["seconds"] for r in state.history)

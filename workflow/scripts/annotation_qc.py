@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from herbseg.annotation_qc import QCSettings, annotation_qc
+from herbseg.files import write_csv
 from herbseg.logs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -13,4 +14,4 @@ with job_log(snakemake.log[0]) as log:
         snakemake.params.qc, snakemake.params.mask_class, snakemake.params.aspect_tolerance
     )
     table = annotation_qc(manifest, settings, Path(snakemake.output.overlays), log=log)
-    table.to_csv(snakemake.output.table, index=False)
+    write_csv(table, snakemake.output.table)

@@ -7,6 +7,7 @@ import pandas as pd
 
 from herbseg.baseline import BaselineSettings, fit_rows, save_fitted, segment_rows
 from herbseg.evaluate import evaluate
+from herbseg.files import write_csv
 from herbseg.logs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -39,6 +40,6 @@ with job_log(snakemake.log[0]) as log:
         test[["sheet_id", "mask_path"]].rename(columns={"mask_path": "truth_path"}), on="sheet_id"
     )
     per_sheet, summary = evaluate(items)
-    per_sheet.to_csv(snakemake.output.per_sheet, index=False)
-    summary.to_csv(snakemake.output.summary, index=False)
+    write_csv(per_sheet, snakemake.output.per_sheet)
+    write_csv(summary, snakemake.output.summary)
     log("baseline, test split: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.iloc[0].items()))

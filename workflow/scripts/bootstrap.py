@@ -7,6 +7,7 @@ import pandas as pd
 
 from herbseg.baseline import BaselineSettings, load_fitted, load_sheet, segment, working_size
 from herbseg.bootstrap import BootstrapSettings, build_coco, select_sheets, sheets_root
+from herbseg.files import write_csv
 from herbseg.images import read_mask
 from herbseg.logs import job_log
 from herbseg.postprocess import PostprocessSettings, clean
@@ -55,4 +56,4 @@ with job_log(snakemake.log[0]) as log:
     )
     with open(snakemake.output.coco, "w", encoding="utf-8") as fh:
         json.dump(coco, fh)
-    table.to_csv(snakemake.output.table, index=False)
+    write_csv(table, snakemake.output.table)

@@ -4,6 +4,7 @@ import pandas as pd
 import torch
 
 from herbseg.classify import ClassifySettings, classify_shard
+from herbseg.files import write_csv
 from herbseg.leaf_classifier import load
 from herbseg.logs import job_log
 from herbseg.measure import MeasureSettings
@@ -23,4 +24,4 @@ with job_log(snakemake.log[0]) as log:
         ClassifySettings(threshold=c["threshold"], match_px=c["match_px"]),
         log=log,
     )
-    table.to_csv(snakemake.output[0], index=False)
+    write_csv(table, snakemake.output[0])

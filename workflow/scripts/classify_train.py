@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from herbseg.classify import ClassifySettings, read_labels, training_set
+from herbseg.files import write_csv
 from herbseg.leaf_classifier import ClassifierCard, card_for, fit, save
 from herbseg.logs import job_log
 from herbseg.measure import MeasureSettings
@@ -48,5 +49,5 @@ with job_log(snakemake.log[0]) as log:
         card_for(c["inputs"], c["size"], c["arch"], y, history, sources),
         snakemake.output.model,
     )
-    examples.to_csv(snakemake.output.examples, index=False)
-    pd.DataFrame(history).to_csv(snakemake.output.history, index=False)
+    write_csv(examples, snakemake.output.examples)
+    write_csv(pd.DataFrame(history), snakemake.output.history)

@@ -1,6 +1,7 @@
 """Compare the demo's measurements with the generator's truth and print the headline figures."""
 
 from herbseg.demo import demo_check
+from herbseg.files import write_csv
 from herbseg.logs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -10,6 +11,6 @@ with job_log(snakemake.log[0]) as log:
         snakemake.input.summary,
         snakemake.input.truth,
     )
-    check.to_csv(snakemake.output[0], index=False)
+    write_csv(check, snakemake.output[0])
     for row in check.itertuples():
         log(f"{row.metric}: {row.value:.4f} ({row.detail})")

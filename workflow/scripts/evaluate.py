@@ -1,11 +1,11 @@
 """Score the test split's predicted masks against their annotations (rule evaluate)."""
 
 import json
-from pathlib import Path
 
 import pandas as pd
 
 from herbseg.evaluate import card_with_metrics, evaluate_split
+from herbseg.files import atomic_write_text, write_csv
 from herbseg.logs import job_log
 from herbseg.specimens import with_keys
 
@@ -16,8 +16,8 @@ with job_log(snakemake.log[0]) as log:
     rows = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in snakemake.input.sheets]
     if rows:  # catalogNumber, occurrenceID, … beside sheet_id
         per_sheet = with_keys(per_sheet, pd.concat(rows, ignore_index=True))
-    per_sheet.to_csv(snakemake.output.per_sheet, index=False)
-    summary.to_csv(snakemake.output.summary, index=False)
+    write_csv(per_sheet, snakemake.output.per_sheet)
+    write_csv(summary, snakemake.output.summary)
     card = card_with_metrics(snakemake.input.model, summary, snakemake.input.split)
-    Path(snakemake.output.card).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(snakemake.output.card, json.dumps(card, indent=2, sort_keys=True) + "\n")
     log("test split: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.iloc[0].items()))

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from herbseg.files import write_csv
 from herbseg.ingest import ingest
 from herbseg.logs import job_log
 
@@ -22,6 +23,6 @@ with job_log(snakemake.log[0]) as log:
         threads=snakemake.threads,
         log=log,
     )
-    manifest.to_csv(snakemake.output.manifest, index=False)
-    problems.to_csv(snakemake.output.problems, index=False)
-    shards.to_csv(snakemake.output.shards, index=False)
+    write_csv(manifest, snakemake.output.manifest)
+    write_csv(problems, snakemake.output.problems)
+    write_csv(shards, snakemake.output.shards)

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from herbseg.files import write_csv
 from herbseg.leaf_gallery import gallery_png, labels_template
 from herbseg.logs import job_log
 
@@ -26,4 +27,4 @@ with job_log(snakemake.log[0]) as log:
         part = chosen[chosen["intact"].astype(bool) == (kind == "kept")]
         n = gallery_png(part, rows, out, f"{kind} as intact leaves by the {by}", mask_w=mask_w)
         log(f"{kind}: {n} leaves drawn")
-    labels_template(leaves).to_csv(snakemake.output.labels, index=False)
+    write_csv(labels_template(leaves), snakemake.output.labels)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from herbseg.bundle import mask_checksums
+from herbseg.files import write_csv
 from herbseg.logs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -13,4 +14,4 @@ with job_log(snakemake.log[0]) as log:
         threads=snakemake.threads,
         log=log,
     )
-    table.to_csv(snakemake.output[0], index=False)
+    write_csv(table, snakemake.output[0])

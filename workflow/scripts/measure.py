@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from herbseg.files import write_csv
 from herbseg.logs import job_log
 from herbseg.measure import MeasureSettings, measure_shard
 from herbseg.postprocess import PostprocessSettings
@@ -36,5 +37,5 @@ with job_log(snakemake.log[0]) as log:
         log=log,
         verdicts=verdicts,
     )
-    sheets.to_csv(snakemake.output.sheets, index=False)
-    leaves.to_csv(snakemake.output.leaves, index=False)
+    write_csv(sheets, snakemake.output.sheets)
+    write_csv(leaves, snakemake.output.leaves)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from herbseg.files import write_csv
 from herbseg.logs import job_log
 from herbseg.model import load_model, read_card, resolve_device
 from herbseg.model_card import check_frames
@@ -48,4 +49,4 @@ with job_log(snakemake.log[0]) as log:
             tta=p["tta"],
             **common,
         )
-    table.to_csv(snakemake.output.table, index=False)
+    write_csv(table, snakemake.output.table)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from herbseg.files import write_csv
 from herbseg.logs import job_log
 from herbseg.resize import resize_shard
 
@@ -18,4 +19,4 @@ with job_log(snakemake.log[0]) as log:
         threads=snakemake.threads,
         log=log,
     )
-    table.to_csv(snakemake.output.table, index=False)
+    write_csv(table, snakemake.output.table)

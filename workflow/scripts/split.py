@@ -3,6 +3,7 @@
 import pandas as pd
 
 from herbseg.annotation_qc import excluded_ids
+from herbseg.files import write_csv
 from herbseg.logs import job_log
 from herbseg.split import split_sheets
 
@@ -30,7 +31,7 @@ with job_log(snakemake.log[0]) as log:
         lookup = sheets.set_index("sheet_id")[p["group_column"]]
         groups = lookup.reindex(usable["sheet_id"]).fillna("").tolist()
     split = split_sheets(usable["sheet_id"].tolist(), p, p["seed"], groups)
-    split.to_csv(snakemake.output[0], index=False)
+    write_csv(split, snakemake.output[0])
     log(
         f"split {len(split)} annotated sheets: "
         + ", ".join(f"{k} {v}" for k, v in split["split"].value_counts().sort_index().items())
