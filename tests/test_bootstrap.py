@@ -131,6 +131,7 @@ def test_workflow_baseline_and_bootstrap_without_training(tmp_path):
         "annotations": "masks",
         "results": "results",
         "resize": {"size": 64},
+        "model": {"encoder_weights": None},  # nothing is trained: no ImageNet weights needed
         "split": {"train": 0.5, "val": 0.17, "test": 0.33, "seed": 1},
         "ingest": {"checksum": False},
         "threads": {"ingest": 1, "resize": 1},

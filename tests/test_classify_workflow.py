@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from tests.conftest import write_mask_file, write_sheet
 from tests.test_workflow import TINY, planned_rules, run_snakemake
 
 
@@ -64,7 +65,8 @@ def test_user_labels_retrain_the_classifier(classify_run, tmp_path):
 
 
 def test_classifier_without_anything_to_train_on_stops_at_start(tmp_path):
-    config = {**TINY, "sheets": "sheets", "classify": {"enabled": True}}
-    (tmp_path / "sheets").mkdir()
+    config = {**TINY, "sheets": "sheets", "annotations": "masks", "classify": {"enabled": True}}
+    write_sheet(tmp_path / "sheets" / "s1.jpg")  # valid inputs: only the classifier is wrong
+    write_mask_file(tmp_path / "masks" / "s1.png")
     proc = run_snakemake(tmp_path, config, "-n", check=False)
     assert proc.returncode != 0 and "classify.model" in proc.stdout + proc.stderr

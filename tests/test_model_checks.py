@@ -18,12 +18,17 @@ from snakemake.utils import validate
 from herbseg.model import build_model, save_model
 from herbseg.model_card import adopt_card, export_model, read_model_folder, weights_sha256
 from herbseg.startup import ConfigError, check_config
+from tests.conftest import write_mask_file, write_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def config(tmp_path: Path, **sections) -> dict:
+    """A valid config over one real sheet and its mask, so only the model settings can fail."""
+    if not (tmp_path / "sheets").exists():
+        write_sheet(tmp_path / "sheets" / "s1.jpg")
+        write_mask_file(tmp_path / "masks" / "s1.png")
     cfg = {"sheets": str(tmp_path / "sheets"), "annotations": str(tmp_path / "masks")}
     for key, value in sections.items():
         if isinstance(value, dict):
@@ -155,7 +160,7 @@ def test_missing_weight_fails_fast_on_a_large_folder_before_anything_is_written(
     sheets.mkdir()
     for i in range(2000):
         (sheets / f"s{i:05d}.jpg").write_bytes(b"\xff\xd8\xff")
-    (tmp_path / "masks").mkdir()
+    write_mask_file(tmp_path / "masks" / "s00000.png")  # annotations that match: only weights fail
     cfg = {
         "sheets": str(sheets),
         "annotations": str(tmp_path / "masks"),

@@ -178,6 +178,7 @@ def ingested(tmp_path_factory) -> tuple[Path, dict]:
         "annotations": "masks",
         "results": "results",
         "ingest": {"shard_size": 10},
+        "model": {"encoder_weights": None},  # plans only: no ImageNet weights are read
     }
     return work, config
 

@@ -32,10 +32,17 @@ def _fails(work: Path, config: dict, key: str, *args: str, dry: bool = True) -> 
     return lines[0]
 
 
-def _sheets(folder: Path, n: int = 2) -> Path:
+def _sheets(folder: Path, n: int = 2, mask: bool = True) -> Path:
+    """Sheets, with one matching mask beside them (``masks/``) unless ``mask`` is false."""
     for i in range(n):
         write_sheet(folder / f"s{i}.jpg", 40, 60, seed=i)
+    if mask:
+        write_mask_file(folder.parent / "masks" / "s0_mask.png", 40, 60)
     return folder
+
+
+# Everything but the key under test is valid: masks that match, packaged ImageNet weights.
+VALID = {"annotations": "masks", "model": {"encoder": "timm-tf_efficientnet_lite0"}}
 
 
 def test_missing_sheets_folder(tmp_path):
@@ -64,18 +71,19 @@ def test_annotations_matching_no_sheet_on_10000_sheets_with_counts(tmp_path):
 
 
 def test_missing_annotations_folder(tmp_path):
-    _sheets(tmp_path / "sheets")
+    _sheets(tmp_path / "sheets", mask=False)
     line = _fails(tmp_path, {"sheets": "sheets", "annotations": "masks"}, "annotations")
     assert "does not exist" in line
 
 
 def test_null_words_on_the_command_line_are_null(tmp_path):
     _sheets(tmp_path / "sheets")
-    config = {"sheets": "sheets", "annotations": "masks"}
+    config = {**VALID, "sheets": "sheets"}
     for word in ("null", "none", "None"):
-        proc = run_snakemake(tmp_path, config, "-n", "--config", f"annotations={word}")
-        assert "ingest" in proc.stdout
-    assert not (tmp_path / "results").exists()
+        # Read as null, annotations are "none given" (not a folder named 'null' that does not
+        # exist): with no saved model either, the run says what to provide.
+        line = _fails(tmp_path, config, "annotations", "--config", f"annotations={word}")
+        assert "does not exist" not in line and "model.path" in line
 
 
 def test_null_words_only_where_the_schema_allows_null():
@@ -87,7 +95,7 @@ def test_null_words_only_where_the_schema_allows_null():
 
 def test_batch_size_below_two(tmp_path):
     _sheets(tmp_path / "sheets")
-    config = {"sheets": "sheets", "annotations": None, "train": {"batch_size": 1}}
+    config = {**VALID, "sheets": "sheets", "train": {"batch_size": 1}}
     line = _fails(tmp_path, config, "train.batch_size")
     assert "minimum of 2" in line
 
@@ -102,7 +110,7 @@ def test_batch_size_check_itself():
 @pytest.mark.skipif(input_checks.cuda_devices() > 0, reason="this machine has a CUDA GPU")
 def test_cuda_device_on_a_machine_without_one(tmp_path):
     _sheets(tmp_path / "sheets")
-    config = {"sheets": "sheets", "annotations": None, "predict": {"device": "cuda"}}
+    config = {**VALID, "sheets": "sheets", "predict": {"device": "cuda"}}
     line = _fails(tmp_path, config, "predict.device", dry=False)  # a dry run plans for anywhere
     assert "no CUDA GPU" in line
 
@@ -119,7 +127,7 @@ def test_cuda_is_not_judged_where_jobs_run_elsewhere():
 def test_results_under_a_file(tmp_path):
     _sheets(tmp_path / "sheets")
     (tmp_path / "taken").write_text("a file")
-    config = {"sheets": "sheets", "annotations": None, "results": "taken/results"}
+    config = {**VALID, "sheets": "sheets", "results": "taken/results"}
     line = _fails(tmp_path, config, "results")
     assert "is a file" in line
 
@@ -127,18 +135,17 @@ def test_results_under_a_file(tmp_path):
 def test_results_on_a_read_only_place(tmp_path):
     # /proc accepts no new file even for root, where chmod would not stop a write.
     _sheets(tmp_path / "sheets")
-    config = {"sheets": "sheets", "annotations": None, "results": "/proc/herbseg-results"}
+    config = {**VALID, "sheets": "sheets", "results": "/proc/herbseg-results"}
     line = _fails(tmp_path, config, "results")
     assert "cannot write into '/proc'" in line
 
 
 def test_a_good_config_passes_every_check(tmp_path, monkeypatch):
     sheets = _sheets(tmp_path / "sheets")
-    write_mask_file(tmp_path / "masks" / "s0_mask.png", 40, 60)
     monkeypatch.chdir(tmp_path)
     from snakemake.utils import validate
 
-    config = {"sheets": str(sheets), "annotations": "masks"}
+    config = {**VALID, "sheets": str(sheets)}
     validate(config, str(SCHEMA), set_default=True)  # fills the defaults, as the Snakefile does
     check_config(config)
     assert not (tmp_path / "results").exists()

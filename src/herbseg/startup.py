@@ -120,8 +120,11 @@ def prepare_config(config: dict[str, Any], schema: str | Path) -> None:
 
 def _register_stage_checks() -> None:
     """Stage checks live beside their stage; imported here so the Snakefile needs one import."""
+    # Inputs first (sheets, annotations, results folder: the most basic mistakes), then the
+    # model (encoder, ImageNet weights, model.path), then the stages that build on it.
+    from herbseg import input_checks  # noqa: F401  (registers its checks in CHECKS)
     from herbseg.classify_config import check_classify
-    from herbseg.model_checks import MODEL_CHECKS  # encoder, ImageNet weights, model.path
+    from herbseg.model_checks import MODEL_CHECKS
 
     CHECKS.extend(MODEL_CHECKS)
     CHECKS.append(check_classify)

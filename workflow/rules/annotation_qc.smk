@@ -3,7 +3,9 @@
 # rows say why), and the lowest-scoring masks are drawn for the report.
 rule annotation_qc:
     input:
-        manifest=res("ingest/manifest.csv"),
+        # the annotated shards' lists, not the manifest: unannotated sheets added to the
+        # collection must not rerun QC, split and training
+        shards=annotated_shard_lists,
     output:
         table=res("ingest/annotation_qc.csv"),
         overlays=report(

@@ -9,7 +9,12 @@ from herbseg.files import write_csv
 from herbseg.logs import job_log
 
 with job_log(snakemake.log[0]) as log:
-    manifest = pd.read_csv(snakemake.input.manifest, dtype={"sheet_id": str})
+    lists = [pd.read_csv(p, dtype={"sheet_id": str}) for p in snakemake.input.shards]
+    manifest = (
+        pd.concat(lists, ignore_index=True)
+        if lists
+        else pd.DataFrame(columns=["sheet_id", "status", "has_mask"])
+    )
     settings = QCSettings.from_config(
         snakemake.params.qc, snakemake.params.mask_class, snakemake.params.aspect_tolerance
     )
