@@ -121,11 +121,13 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_MARK, dir=path.parent))
     try:
         yield tmp
-        for f in tmp.rglob("*"):
-            if f.is_file():
-                _fsync_file(f)
+        # the umask's usual modes: mkdtemp (and safetensors) make them private
         umask = os.umask(0)
         os.umask(umask)
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                f.chmod(0o666 & ~umask)
+                _fsync_file(f)
         tmp.chmod(0o777 & ~umask)
         old = None
         if path.exists():

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ import torch
 from safetensors.torch import load_file
 
 from herbseg import lite_weights
-from herbseg.files import atomic_write_text
+from herbseg.files import atomic_dir, atomic_write_text
 from herbseg.ingest import sha256_file
 
 # ImageNet statistics: the encoders' pretrained weights expect inputs normalised this way.
@@ -299,37 +297,9 @@ def save_model(model: torch.nn.Module, out_dir: str | os.PathLike, card: dict[st
     The folder is written next to its destination and swapped in, so a crash never leaves a model
     whose weights and card disagree.
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp))
         _write_json(tmp / MODEL_CARD_NAME, card)
-        _normal_permissions(tmp)
-        _swap_dir(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _normal_permissions(folder: Path) -> None:
-    """Give the model folder the umask's usual modes: mkdtemp and safetensors make them private."""
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)
-    for f in folder.iterdir():
-        f.chmod(0o666 & ~umask)
-
-
-def _swap_dir(new: Path, dest: Path) -> None:
-    """Replace ``dest`` by ``new`` with at most a moment where ``dest`` is missing."""
-    old = None
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old.{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-    os.replace(new, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -481,7 +481,7 @@ def _remove_leftovers(out_dir: Path, keep: str) -> None:
     """Temp files a killed write left, and best-model snapshots the checkpoint does not name."""
     for name in (CHECKPOINT_NAME, HISTORY_NAME, MODEL_DIRNAME):
         remove_stale_temps(out_dir, name)
-    for p in out_dir.glob(f".{MODEL_DIRNAME}.*"):  # save_model's and _swap_dir's temp folders
+    for p in out_dir.glob(f".{MODEL_DIRNAME}.*"):  # atomic_dir's temp and old folders
         shutil.rmtree(p, ignore_errors=True)
     state_dir = out_dir / STATE_DIRNAME
     if state_dir.is_dir():
