@@ -2,7 +2,7 @@
 # (Hussein et al., Sensors 2021, 21, 4549), from raw sheet scans to per-sheet leaf areas.
 from snakemake.utils import min_version, validate
 
-from herbseg.startup import exit_on_error, prepare_config
+from herbseg.checks.startup import exit_on_error, prepare_config
 
 min_version("9.0")
 

@@ -1,7 +1,7 @@
 """Annotation QC on the Violaceae masks, as registered and as shipped, plus planted faults.
 
 The 32 registered masks are checked against their sheets with the workflow's own QC
-(``herbseg.annotation_qc``, default settings from the schema); so are the masks as shipped
+(``herbseg.stages.annotation_qc``, default settings from the schema); so are the masks as shipped
 (stretched onto other crops: many must fail) and, as a check that every fault kind is caught,
 copies of the registered masks with planted faults: emptied, filled, inverted, shifted by a tenth
 of the sheet, and with a block of empty paper added. Nothing here is tuned: the thresholds are the
@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from violaceae_register import DATA, REPO, register_all  # noqa: E402
 
-from herbseg.annotation_qc import EXCLUDED, QCSettings, annotation_qc  # noqa: E402
-from herbseg.images import read_mask, write_mask  # noqa: E402
-from herbseg.ingest import ingest  # noqa: E402
+from herbseg.io.images import read_mask, write_mask  # noqa: E402
+from herbseg.stages.annotation_qc import EXCLUDED, QCSettings, annotation_qc  # noqa: E402
+from herbseg.stages.ingest import ingest  # noqa: E402
 
 
 def schema_defaults() -> dict:

@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 from _report import write_report
 
-from herbseg.classify import ClassifySettings, classify_shard, match_one_to_one, training_set
-from herbseg.leaf_classifier import ClassifierCard, card_for, fit, save
-from herbseg.leaf_gallery import gallery_png
-from herbseg.measure import MeasureSettings, measure_shard
-from herbseg.synth import generate_collection
+from herbseg.model.leaf_classifier import ClassifierCard, card_for, fit, save
+from herbseg.reporting.leaf_gallery import gallery_png
+from herbseg.stages.classify import ClassifySettings, classify_shard, match_one_to_one, training_set
+from herbseg.stages.measure import MeasureSettings, measure_shard
+from herbseg.synth.sheets import generate_collection
 
 HERE = Path(__file__).resolve().parent
 W, H, DPI = 1000, 1500, 150.0

@@ -23,12 +23,12 @@ import pandas as pd
 import torch
 from _report import write_report
 
-from herbseg.baseline import BaselineSettings, segment
-from herbseg.classify import ClassifySettings, classify_shard
-from herbseg.images import load_rgb, write_mask
-from herbseg.leaf_classifier import load
-from herbseg.leaf_gallery import gallery_png
-from herbseg.measure import MeasureSettings, measure_shard
+from herbseg.io.images import load_rgb, write_mask
+from herbseg.model.leaf_classifier import load
+from herbseg.reporting.leaf_gallery import gallery_png
+from herbseg.stages.baseline import BaselineSettings, segment
+from herbseg.stages.classify import ClassifySettings, classify_shard
+from herbseg.stages.measure import MeasureSettings, measure_shard
 
 HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("HERBSEG_SHARED", HERE.parent.parent / "shared"))

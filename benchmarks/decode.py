@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from herbseg.geometry import image_to_frame, plan
-from herbseg.images import load_rgb
-from herbseg.synth import generate_sheet
+from herbseg.io.geometry import image_to_frame, plan
+from herbseg.io.images import load_rgb
+from herbseg.synth.sheets import generate_sheet
 
 
 def _time(fn, repeats: int) -> tuple[float, np.ndarray]:

@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from herbseg.ingest import MANIFEST_COLUMNS, PROBLEM_COLUMNS, assign_shards, write_shards
+from herbseg.stages.ingest import MANIFEST_COLUMNS, PROBLEM_COLUMNS, assign_shards, write_shards
 
 REPO = Path(__file__).resolve().parents[1]
 NAIVE_SNAKEFILE = REPO / "benchmarks" / "naive" / "Snakefile"
@@ -189,7 +189,7 @@ def main() -> None:
         fixture = build_fixture(sharded, args.sheets, args.shard_size, args.annotated)
         notes.append(
             f"fixture of {args.sheets:,} sheets built in {time.perf_counter() - t0:.1f} s "
-            f"(of which herbseg.ingest.assign_shards {fixture['assign_s']:.1f} s)"
+            f"(of which herbseg.stages.ingest.assign_shards {fixture['assign_s']:.1f} s)"
         )
         jobs, wall, rss, text = timed_dry_run(REPO / "Snakefile", sharded)
         if "ingest" in jobs:

@@ -335,7 +335,8 @@ def volatile_parts(a: Path, b: Path, da: dict, db: dict) -> dict[str, set[str] |
 
 # Records of the run rather than results: when, where (the case's own folder) and with which
 # commit it ran, and checksums of files that hold timings. Compared by presence, and the bundle
-# must pass herbseg.bundle.verify_bundle (every file it lists there, whole, with its sha256).
+# must pass herbseg.reporting.bundle.verify_bundle (every file it lists there, whole, with its
+# sha256).
 RUN_RECORDS_UNDER = ("bundle/source/",)  # the workflow's source as the bundle found it
 RUN_RECORDS = {
     "bundle/ro-crate-metadata.json",
@@ -373,7 +374,7 @@ def differences(ref: Reference, results: Path) -> list[str]:
         if pa is None or pb is None or beyond:
             diffs.append(f"differs {k} in {beyond[:5]}")
     if (results / "bundle").is_dir():
-        from herbseg.bundle import verify_bundle
+        from herbseg.reporting.bundle import verify_bundle
 
         diffs += [f"bundle: {p}" for p in verify_bundle(results / "bundle", results)]
     return diffs

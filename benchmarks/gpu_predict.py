@@ -4,11 +4,11 @@ One prepared script for a machine with a GPU (DeepLabV3+ ResNet-101, 512×512 fr
 weights: speed does not depend on them). Every variant runs the same ``n`` sheets after a warm-up
 batch and reports sheets/s and the peak GPU memory:
 
-1. ``memory``: frames already decoded in memory, ``herbseg.infer.predict_proba`` only: the
+1. ``memory``: frames already decoded in memory, ``herbseg.model.infer.predict_proba`` only: the
    network's own rate, fp32 NCHW against bf16 autocast + channels_last (the workflow's default).
    (Until 2026-11-27 ``predict_proba`` normalised on the CPU and copied float32; a ``memory_u8``
    row here measured uint8 copied from pinned memory and normalised on the GPU, 1.7× faster on
-   an H100, and ``herbseg.model.preprocess`` now does that: BENCHMARKS.md has both figures.)
+   an H100, and ``herbseg.model.network.preprocess`` now does that: BENCHMARKS.md has both figures.)
 2. ``png``: pre-resized 512×512 PNG frames (what the resize stage writes) decoded by a thread
    pool ahead of the network, as ``predict_shard`` does; ``shard``: ``predict_shard`` itself,
    end to end, masks written at the sheet's size (or at ``--long-side``).
@@ -43,13 +43,13 @@ import torch
 from _report import write_report
 from PIL import Image
 
-from herbseg.geometry import image_to_frame, plan
-from herbseg.images import load_rgb
-from herbseg.infer import predict_proba
-from herbseg.model import build_model
-from herbseg.predict import predict_shard
-from herbseg.resize import resize_shard
-from herbseg.synth import generate_sheet
+from herbseg.io.geometry import image_to_frame, plan
+from herbseg.io.images import load_rgb
+from herbseg.model.infer import predict_proba
+from herbseg.model.network import build_model
+from herbseg.stages.predict import predict_shard
+from herbseg.stages.resize import resize_shard
+from herbseg.synth.sheets import generate_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "gpu_predict.txt"

@@ -3,7 +3,7 @@
 One prepared script for a machine with a GPU. It renders ``--sheets`` synthetic sheets, sends
 them through the workflow's own ingest and resize (512×512 frames), and trains DeepLabV3+
 ResNet-101 with the paper's settings (Adam lr 1e-4, batch 3, BCE, the workflow's augmentation)
-for ``--epochs`` epochs with ``herbseg.train.train`` itself, once per variant:
+for ``--epochs`` epochs with ``herbseg.stages.train.train`` itself, once per variant:
 
 * ``fp32``: no autocast, NCHW; PyTorch's defaults, under which cuDNN runs convolutions in TF32;
 * ``fp32-strict``: the same with TF32 switched off (``torch.backends.cudnn.allow_tf32 = False``
@@ -34,10 +34,10 @@ from pathlib import Path
 import torch
 from _report import write_report
 
-from herbseg.ingest import ingest
-from herbseg.resize import resize_shard
-from herbseg.synth import generate_collection
-from herbseg.train import CHECKPOINT_NAME, TrainConfig, train
+from herbseg.stages.ingest import ingest
+from herbseg.stages.resize import resize_shard
+from herbseg.stages.train import CHECKPOINT_NAME, TrainConfig, train
+from herbseg.synth.sheets import generate_collection
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "gpu_train.txt"
@@ -68,10 +68,10 @@ def probe(
     variant and batch size, and the training loader alone (decode + augmentation)."""
     from torch.utils.data import DataLoader
 
-    from herbseg.data import FrameDataset, build_augmentation
-    from herbseg.graph_step import GraphedStep
-    from herbseg.infer import autocast_for
-    from herbseg.model import build_model
+    from herbseg.model.data import FrameDataset, build_augmentation
+    from herbseg.model.graph_step import GraphedStep
+    from herbseg.model.infer import autocast_for
+    from herbseg.model.network import build_model
 
     def step(
         model: torch.nn.Module,
@@ -99,7 +99,7 @@ def probe(
             x = torch.randn(bs, 3, args.frame, args.frame, device=device)
             x = x.contiguous(memory_format=fmt)
             y = (torch.rand(bs, 1, args.frame, args.frame, device=device) > 0.5).float()
-            if graphed:  # static buffers, one captured step replayed (herbseg.graph_step)
+            if graphed:  # static buffers, one captured step replayed (herbseg.model.graph_step)
                 run = GraphedStep(
                     model, opt, torch.nn.BCEWithLogitsLoss(), device,
                     autocast=lambda amp=amp: autocast_for(device, amp), memory_format=fmt,

@@ -3,14 +3,16 @@
 Takes the model of a finished demo run (``make demo``) and measures, side by side on the same
 sheets, the intact-leaf length and width errors and the pooled IoU of four ways to turn the
 network's output into a mask: the bare network (probabilities brought onto the sheet, threshold
-0.5), with ``predict.tta`` (flip averaging), with ``predict.refine_edges`` (herbseg.refine), and
+0.5), with ``predict.tta`` (flip averaging), with ``predict.refine_edges``
+(herbseg.measurement.refine), and
 with both. Two collections:
 
 * ``demo``: the demo's own 48 sheets (the model trained on 34 of them);
 * ``heldout``: a fresh synthetic collection from another seed (24 sheets by default) that neither
   the model nor the choice of refinement settings has seen.
 
-Leaves are matched as in ``herbseg.demo`` (true intact leaf → predicted component whose centroid
+Leaves are matched as in ``herbseg.reporting.demo`` (true intact leaf → predicted component whose
+centroid
 is nearest, within 5 mm). Run after ``make demo``:
 
     .venv/bin/python benchmarks/leaf_lengths.py      # ~6 min on 2 cores
@@ -29,14 +31,14 @@ import pandas as pd
 import torch
 from _report import write_report
 
-from herbseg.demo import match_leaves
-from herbseg.geometry import frame_to_grid, image_to_frame, plan
-from herbseg.images import load_rgb, read_mask
-from herbseg.infer import predict_proba
-from herbseg.model import load_model
-from herbseg.refine import RefineSettings, band_px, refine_edges
-from herbseg.synth import generate_collection
-from herbseg.traits import IntactRule, leaf_traits
+from herbseg.io.geometry import frame_to_grid, image_to_frame, plan
+from herbseg.io.images import load_rgb, read_mask
+from herbseg.measurement.refine import RefineSettings, band_px, refine_edges
+from herbseg.measurement.traits import IntactRule, leaf_traits
+from herbseg.model.infer import predict_proba
+from herbseg.model.network import load_model
+from herbseg.reporting.demo import match_leaves
+from herbseg.synth.sheets import generate_collection
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = (("network", False, False), ("tta", True, False), ("refine", False, True),

@@ -6,7 +6,8 @@ the whole per-sheet work: decode the frame, run the network, bring the probabili
 sheet, threshold and write the PNG mask.
 
 - naive: eager fp32, batch 1, torch's default thread count, NCHW, ``torch.no_grad``, a Python loop.
-- ours: ``herbseg.predict.predict_shard`` with the workflow's settings (``predict.batch_size``
+- ours: ``herbseg.stages.predict.predict_shard`` with the workflow's settings
+(``predict.batch_size``
   and ``predict.channels_last`` from config/config.yaml, ``torch.set_num_threads(threads)`` as
   the rule's script does it, ``inference_mode``, frames decoded ahead and masks written behind
   in threads).
@@ -41,12 +42,12 @@ import yaml
 from _report import write_report
 from PIL import Image
 
-from herbseg.geometry import Geometry, frame_to_sheet, output_size
-from herbseg.images import load_rgb, read_mask, write_mask
-from herbseg.model import build_model, load_model, preprocess, save_model
-from herbseg.predict import predict_shard
-from herbseg.resize import resize_shard
-from herbseg.synth import generate_sheet
+from herbseg.io.geometry import Geometry, frame_to_sheet, output_size
+from herbseg.io.images import load_rgb, read_mask, write_mask
+from herbseg.model.network import build_model, load_model, preprocess, save_model
+from herbseg.stages.predict import predict_shard
+from herbseg.stages.resize import resize_shard
+from herbseg.synth.sheets import generate_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "predict_speed.txt"

@@ -35,11 +35,11 @@ from PIL import Image  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import write_report  # noqa: E402
 
-from herbseg.measure import MeasureSettings, scale_columns  # noqa: E402
-from herbseg.scale import Scale, _grey, detect_ruler_fit  # noqa: E402
-from herbseg.scale_detect import detect_scale  # noqa: E402
-from herbseg.scale_evidence import draw_scale_evidence  # noqa: E402
-from herbseg.synth import JPEG_QUALITY, generate_sheet  # noqa: E402
+from herbseg.measurement.scale import Scale, _grey, detect_ruler_fit  # noqa: E402
+from herbseg.measurement.scale_detect import detect_scale  # noqa: E402
+from herbseg.reporting.scale_evidence import draw_scale_evidence  # noqa: E402
+from herbseg.stages.measure import MeasureSettings, scale_columns  # noqa: E402
+from herbseg.synth.sheets import JPEG_QUALITY, generate_sheet  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HERBSEG_SHARED", REPO.parent / "shared"))

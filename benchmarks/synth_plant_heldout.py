@@ -1,10 +1,10 @@
 """A model on a held-out synthetic whole-plant collection: pooled IoU and stem-pixel recall.
 
-The collection (``herbseg.synth_plant``, ``mask_class: plant``) is drawn with seed 90210, which no
+The collection (``herbseg.synth.plant``, ``mask_class: plant``) is drawn with seed 90210, which no
 training or tuning in this repository uses (training mixes in seed 2114); its ``stems/`` masks mark
 the thin structures (stems, petioles, roots, culms). Sheets are predicted the workflow's way
-(resize to the model's frame, ``herbseg.predict.predict_shard``, edge refinement on) or, with
-``--tiles``, by ``herbseg.tiles`` at that long side.
+(resize to the model's frame, ``herbseg.stages.predict.predict_shard``, edge refinement on) or, with
+``--tiles``, by ``herbseg.model.tiles`` at that long side.
 
 Run: .venv/bin/python benchmarks/synth_plant_heldout.py --model results/violaceae/recipe/model
 Writes ``<out>/results.md`` and ``<out>/per_sheet.csv``.
@@ -19,15 +19,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from herbseg.evaluate import evaluate
-from herbseg.images import read_mask
-from herbseg.ingest import ingest
-from herbseg.model import load_model
-from herbseg.predict import predict_shard
-from herbseg.refine import RefineSettings
-from herbseg.resize import resize_shard
-from herbseg.synth_plant import generate_plant_collection
-from herbseg.tiles import TileSettings, predict_tiled_shard
+from herbseg.io.images import read_mask
+from herbseg.measurement.refine import RefineSettings
+from herbseg.model.network import load_model
+from herbseg.model.tiles import TileSettings, predict_tiled_shard
+from herbseg.stages.evaluate import evaluate
+from herbseg.stages.ingest import ingest
+from herbseg.stages.predict import predict_shard
+from herbseg.stages.resize import resize_shard
+from herbseg.synth.plant import generate_plant_collection
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 90210

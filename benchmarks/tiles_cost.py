@@ -3,7 +3,8 @@
 Each sheet is predicted by the same network (DeepLabV3+ with the recipe's Lite0 encoder; the
 weights do not change the cost) three ways, one after the other, and the wall time of each is
 recorded: one ``--frame`` frame per sheet (what ``predict`` does), and tiles of ``--frame`` px at
-long side 1024 and 2048 (``herbseg.tiles``, quarter overlap). Reported as seconds per sheet and
+long side 1024 and 2048 (``herbseg.model.tiles``, quarter overlap). Reported as seconds per sheet
+and
 as the ratio to the single frame, with the machine's load average (the machine is shared).
 
 Run: .venv/bin/python benchmarks/tiles_cost.py [--sheets 3] [--threads 2]
@@ -22,10 +23,10 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from herbseg.images import load_rgb
-from herbseg.infer import predict_proba
-from herbseg.model import build_model
-from herbseg.tiles import TileSettings, starts, tiled_proba
+from herbseg.io.images import load_rgb
+from herbseg.model.infer import predict_proba
+from herbseg.model.network import build_model
+from herbseg.model.tiles import TileSettings, starts, tiled_proba
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "leafmachine2_demo"

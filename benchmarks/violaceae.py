@@ -1,20 +1,22 @@
 """The real benchmark: colour baseline vs. DeepLabV3+ from scratch, from ImageNet, from synthetic.
 
 All are scored on the same held-out real sheets with the workflow's own code
-(``herbseg.evaluate.evaluate``: pooled over all pixels, masks in sheet geometry), and all
+(``herbseg.stages.evaluate.evaluate``: pooled over all pixels, masks in sheet geometry), and all
 networks get the same budget (epochs, frame size, encoder, batch, seed). Settings come from
 ``config/violaceae.yaml`` merged over ``config/config.yaml``, so the split and training are the
 workflow's:
 
 1. register the shipped masks onto their sheets (``violaceae_register.py``; cached);
-2. ingest + resize the annotated sheets (``herbseg.ingest``, ``herbseg.resize``);
+2. ingest + resize the annotated sheets (``herbseg.stages.ingest``, ``herbseg.stages.resize``);
 3. split: the workflow's split (``--folds 0``, 22/5/5 with seed 42) or ``--folds k``: k folds
    over all 32 sheets (ids sorted, shuffled with the split seed, dealt round-robin), each fold
    tested once with 4 of the remaining sheets as validation;
-4. baseline (``herbseg.baseline``, learned on train + val), scratch model and synthetic-init
-   model (``herbseg.train.train``), masks of the test sheets (``herbseg.predict``), and each
+4. baseline (``herbseg.stages.baseline``, learned on train + val), scratch model and synthetic-init
+   model (``herbseg.stages.train.train``), masks of the test sheets (``herbseg.stages.predict``),
+   and each
    scored against the registered masks and the masks as shipped;
-5. synthetic pre-training (once, cached): ``herbseg.synth.generate_collection`` sheets through
+5. synthetic pre-training (once, cached): ``herbseg.synth.sheets.generate_collection`` sheets
+through
    the same resize and training with the same encoder and frame size.
 
 Run: .venv/bin/python benchmarks/violaceae.py [--folds 0] [--out results/violaceae/benchmark]
@@ -40,18 +42,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from violaceae_register import DATA, REPO, register_all  # noqa: E402
 
-from herbseg.baseline import BaselineSettings, fit_rows, segment_rows  # noqa: E402
-from herbseg.evaluate import evaluate  # noqa: E402
-from herbseg.images import read_mask, write_mask  # noqa: E402
-from herbseg.ingest import ingest  # noqa: E402
-from herbseg.model import load_model  # noqa: E402
-from herbseg.postprocess import PostprocessSettings, clean  # noqa: E402
-from herbseg.predict import predict_shard  # noqa: E402
-from herbseg.refine import RefineSettings  # noqa: E402
-from herbseg.resize import resize_shard  # noqa: E402
-from herbseg.split import split_sheets  # noqa: E402
-from herbseg.synth import generate_collection  # noqa: E402
-from herbseg.train import TrainConfig, train  # noqa: E402
+from herbseg.io.images import read_mask, write_mask  # noqa: E402
+from herbseg.measurement.postprocess import PostprocessSettings, clean  # noqa: E402
+from herbseg.measurement.refine import RefineSettings  # noqa: E402
+from herbseg.model.network import load_model  # noqa: E402
+from herbseg.stages.baseline import BaselineSettings, fit_rows, segment_rows  # noqa: E402
+from herbseg.stages.evaluate import evaluate  # noqa: E402
+from herbseg.stages.ingest import ingest  # noqa: E402
+from herbseg.stages.predict import predict_shard  # noqa: E402
+from herbseg.stages.resize import resize_shard  # noqa: E402
+from herbseg.stages.split import split_sheets  # noqa: E402
+from herbseg.stages.train import TrainConfig, train  # noqa: E402
+from herbseg.synth.sheets import generate_collection  # noqa: E402
 
 TRAIN_KEYS = ("lr", "batch_size", "epochs", "loss", "seed", "lr_schedule", "patience")
 

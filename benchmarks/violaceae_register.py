@@ -6,7 +6,8 @@ evaluate do with any mask) they sit up to ~10 % of the sheet off the plant, diff
 sheet, so even a perfect segmenter scores a pooled IoU of about 0.5 against them. This script
 finds, per sheet, the axis-aligned placement of the mask on the sheet — scale and offset in x
 and in y, four numbers, the mask's shape untouched — that best overlaps a model-free colour
-segmentation of the sheet (:func:`herbseg.baseline.segment` with ``method: otsu``), and writes
+segmentation of the sheet (:func:`herbseg.stages.baseline.segment` with ``method: otsu``), and
+writes
 the placed masks at the sheet's size.
 
 Four parameters cannot redraw an outline, so the registered masks keep the annotator's shapes;
@@ -29,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from herbseg.baseline import BaselineSettings, segment
-from herbseg.images import load_rgb, read_mask, write_mask
+from herbseg.io.images import load_rgb, read_mask, write_mask
+from herbseg.stages.baseline import BaselineSettings, segment
 
 REPO = Path(__file__).resolve().parents[1]
 # HERBSEG_VIOLACEAE points elsewhere (a copy of the annotated sheets on a GPU machine).

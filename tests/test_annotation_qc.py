@@ -10,9 +10,9 @@ import pandas as pd
 from PIL import Image
 from scipy import ndimage as ndi
 
-from herbseg.annotation_qc import EXCLUDED, KEPT, QCSettings, annotation_qc, excluded_ids
-from herbseg.baseline import BaselineSettings, segment
-from herbseg.images import load_rgb, read_mask, write_mask
+from herbseg.io.images import load_rgb, read_mask, write_mask
+from herbseg.stages.annotation_qc import EXCLUDED, KEPT, QCSettings, annotation_qc, excluded_ids
+from herbseg.stages.baseline import BaselineSettings, segment
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
-from herbseg.baseline import (
+from herbseg.io.images import read_mask
+from herbseg.measurement.metrics import confusion, scores
+from herbseg.stages.baseline import (
     BaselineSettings,
     find_sheet,
     fit_model,
@@ -16,9 +18,7 @@ from herbseg.baseline import (
     segment,
     segment_rows,
 )
-from herbseg.images import read_mask
-from herbseg.metrics import confusion, scores
-from herbseg.predict import PREDICT_COLUMNS
+from herbseg.stages.predict import PREDICT_COLUMNS
 
 W, H = 300, 400
 SETTINGS = BaselineSettings(method="otsu", long_side=400, min_component_px=30, fill_holes_px=50)

@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from herbseg.bootstrap import (
+from herbseg.io.coco import segmentation_mask
+from herbseg.io.images import read_mask
+from herbseg.measurement.metrics import confusion, scores
+from herbseg.stages.bootstrap import (
     BootstrapSettings,
     build_coco,
     file_name_for,
@@ -18,11 +21,8 @@ from herbseg.bootstrap import (
     select_sheets,
     sheets_root,
 )
-from herbseg.coco import segmentation_mask
-from herbseg.images import read_mask
-from herbseg.ingest import ingest
-from herbseg.metrics import confusion, scores
-from herbseg.synth import generate_sheet
+from herbseg.stages.ingest import ingest
+from herbseg.synth.sheets import generate_sheet
 from tests.test_baseline import drawn_sheet
 from tests.test_workflow import run_snakemake
 

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from rocrate.rocrate import ROCrate
 
-from herbseg.bundle import PROFILES, build_bundle, main, verify_bundle
-from herbseg.ingest import sha256_file
+from herbseg.io.files import sha256_file
+from herbseg.reporting.bundle import PROFILES, build_bundle, main, verify_bundle
 from tests.tiny_run import tiny_run
 
 

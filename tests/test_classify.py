@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from skimage.draw import disk
 
-from herbseg.classify import match_one_to_one, read_labels, truth_labels
-from herbseg.intact_choice import apply_verdicts
-from herbseg.leaf_classifier import ClassifierCard, build, fit, load, predict_proba, save
-from herbseg.leaf_crops import components, crop, n_planes, sheet_crops
-from herbseg.traits import IntactRule, leaf_traits
+from herbseg.measurement.intact_choice import apply_verdicts
+from herbseg.measurement.leaf_crops import components, crop, n_planes, sheet_crops
+from herbseg.measurement.traits import IntactRule, leaf_traits
+from herbseg.model.leaf_classifier import ClassifierCard, build, fit, load, predict_proba, save
+from herbseg.stages.classify import match_one_to_one, read_labels, truth_labels
 
 
 def _mask() -> np.ndarray:
@@ -157,9 +157,9 @@ def test_classifier_learns_whole_from_cut_and_round_trips(tmp_path):
 
 
 def test_training_set_takes_truth_and_lets_user_labels_win(tmp_path):
-    from herbseg.classify import ClassifySettings, training_set
-    from herbseg.measure import MeasureSettings
-    from herbseg.synth import generate_collection
+    from herbseg.stages.classify import ClassifySettings, training_set
+    from herbseg.stages.measure import MeasureSettings
+    from herbseg.synth.sheets import generate_collection
 
     generate_collection(tmp_path, 1, 7, 400, 600, 60.0, damage=0.4)
     truth = pd.read_csv(tmp_path / "truth_leaves.csv", dtype={"sheet_id": str})

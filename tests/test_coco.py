@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from herbseg import coco
-from herbseg.ingest import discover_sheets, ingest, render_coco
+from herbseg.io import coco
+from herbseg.stages.ingest import discover_sheets, ingest, render_coco
 from tests.conftest import write_mask_file, write_sheet
 
 W, H = 30, 20

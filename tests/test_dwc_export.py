@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from dwca.read import DwCAReader
 
-from herbseg.dwc_export import MOF_ROW_TYPE, measurements, write_archive
+from herbseg.stages.dwc_export import MOF_ROW_TYPE, measurements, write_archive
 from tests.conftest import write_mask_file, write_sheet
 from tests.test_dwca import META
 from tests.test_workflow import TINY, run_snakemake

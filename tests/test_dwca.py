@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from herbseg import dwca
-from herbseg.ingest import PRESET_ERROR, discover_sheets, ingest
+from herbseg.io import dwca
+from herbseg.stages.ingest import PRESET_ERROR, discover_sheets, ingest
 from tests.conftest import write_mask_file, write_sheet
 from tests.test_workflow import TINY, run_snakemake
 

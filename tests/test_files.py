@@ -9,7 +9,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from herbseg.files import (
+from herbseg.io.files import (
     atomic_dir,
     atomic_open,
     atomic_path,

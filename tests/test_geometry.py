@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from herbseg.geometry import (
+from herbseg.io.geometry import (
     Geometry,
     frame_to_sheet,
     image_to_frame,

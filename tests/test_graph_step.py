@@ -1,4 +1,4 @@
-"""The static-buffer training step (herbseg.graph_step) trains exactly as the plain loop does.
+"""The static-buffer training step (herbseg.model.graph_step) trains exactly as the plain loop does.
 
 On CUDA the step is captured into a graph; on CPU the same static-buffer code runs eagerly, and
 that is what these tests hold: same losses, same parameters, an odd-sized last batch included.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from herbseg.graph_step import GraphedStep
+from herbseg.model.graph_step import GraphedStep
 
 
 def _net() -> torch.nn.Module:

@@ -5,8 +5,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from herbseg import images
-from herbseg.images import SheetError, load_rgb, probe, read_mask, write_mask
+from herbseg.io import images
+from herbseg.io.images import SheetError, load_rgb, probe, read_mask, write_mask
 from tests.conftest import write_sheet
 
 

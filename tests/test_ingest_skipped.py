@@ -8,8 +8,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from herbseg.images import load_rgb, probe
-from herbseg.ingest import DEFAULT_EXTENSIONS, ingest
+from herbseg.io.images import load_rgb, probe
+from herbseg.stages.ingest import DEFAULT_EXTENSIONS, ingest
 from tests.conftest import REPO, write_sheet
 
 # What Pillow writes for each extension (the others are aliases of one of these formats).

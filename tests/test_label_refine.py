@@ -8,8 +8,8 @@ import pandas as pd
 from PIL import Image
 from scipy import ndimage as ndi
 
-from herbseg.images import read_mask, write_mask
-from herbseg.label_refine import LabelRefineSettings, grabcut_refine, refine_labels
+from herbseg.io.images import read_mask, write_mask
+from herbseg.measurement.label_refine import LabelRefineSettings, grabcut_refine, refine_labels
 
 
 def sheet() -> tuple[np.ndarray, np.ndarray]:

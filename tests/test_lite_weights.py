@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from skimage import data
 
-from herbseg import lite_weights
-from herbseg.model import build_model, get_normalisation, load_model, save_model
+from herbseg.model import weights as lite_weights
+from herbseg.model.network import build_model, get_normalisation, load_model, save_model
 
 from .test_model import no_network  # noqa: F401  (fixture)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from herbseg.metrics import confusion, scores
+from herbseg.measurement.metrics import confusion, scores
 
 
 def test_confusion_and_scores_hand_computed():

@@ -15,9 +15,9 @@ import segmentation_models_pytorch as smp
 import torch
 from safetensors.torch import save_file
 
-from herbseg import model as hm
-from herbseg.infer import predict_proba
-from herbseg.model import (
+from herbseg.model import network as hm
+from herbseg.model.infer import predict_proba
+from herbseg.model.network import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     WeightsNotFound,

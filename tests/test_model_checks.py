@@ -15,9 +15,10 @@ import yaml
 from safetensors.torch import save_file
 from snakemake.utils import validate
 
-from herbseg.model import build_model, save_model
-from herbseg.model_card import adopt_card, export_model, read_model_folder, weights_sha256
-from herbseg.startup import ConfigError, check_config
+from herbseg.checks.startup import check_config
+from herbseg.config.schema import ConfigError
+from herbseg.model.card import adopt_card, export_model, read_model_folder, weights_sha256
+from herbseg.model.network import build_model, save_model
 from tests.conftest import write_mask_file, write_sheet
 
 REPO = Path(__file__).resolve().parents[1]

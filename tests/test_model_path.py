@@ -12,7 +12,7 @@ import json
 import pandas as pd
 import pytest
 
-from herbseg.model_card import read_model_folder, weights_sha256
+from herbseg.model.card import read_model_folder, weights_sha256
 from tests.conftest import write_sheet
 from tests.test_workflow import TINY, planned_rules, run_snakemake
 from tests.tiny_run import tiny_run

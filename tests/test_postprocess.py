@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from herbseg.images import write_mask
-from herbseg.measure import MeasureSettings, measure_sheet
-from herbseg.postprocess import PostprocessSettings, clean
+from herbseg.io.images import write_mask
+from herbseg.measurement.postprocess import PostprocessSettings, clean
+from herbseg.stages.measure import MeasureSettings, measure_sheet
 
 
 def blob_with_hole_and_speck() -> np.ndarray:

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from herbseg.ingest import MANIFEST_COLUMNS, PROBLEM_COLUMNS, assign_shards, write_shards
+from herbseg.stages.ingest import MANIFEST_COLUMNS, PROBLEM_COLUMNS, assign_shards, write_shards
 from tests.conftest import REPO
 from tests.test_workflow import TINY, planned_rules, run_snakemake
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from herbseg.progress import Progress, format_duration
+from herbseg.io.progress import Progress, format_duration
 
 
 def test_a_fast_loop_logs_only_its_final_line():
@@ -16,7 +16,7 @@ def test_a_fast_loop_logs_only_its_final_line():
 
 def test_a_slow_loop_logs_every_tenth_with_rate_and_eta(monkeypatch):
     clock = iter(range(0, 10_000, 10))  # every call to the clock: 10 s later
-    monkeypatch.setattr("herbseg.progress.time.perf_counter", lambda: next(clock))
+    monkeypatch.setattr("herbseg.io.progress.time.perf_counter", lambda: next(clock))
     lines: list[str] = []
     progress = Progress(20, lines.append, "measured", every_s=1e9)
     for _ in range(20):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from herbseg.train import train
+from herbseg.stages.train import train
 from tests.conftest import REPO, write_mask_file, write_sheet
 
 sys.path.insert(0, str(REPO / "benchmarks"))

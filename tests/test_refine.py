@@ -1,4 +1,5 @@
-"""Edge refinement by the sheet's colours (herbseg.refine) on drawn sheets with known outlines."""
+"""Edge refinement by the sheet's colours (herbseg.measurement.refine) on drawn sheets with known
+outlines."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from herbseg.geometry import frame_to_grid, image_to_frame, mask_to_frame, plan
-from herbseg.refine import RefineSettings, band_px, refine_edges
-from herbseg.traits import leaf_traits
+from herbseg.io.geometry import frame_to_grid, image_to_frame, mask_to_frame, plan
+from herbseg.measurement.refine import RefineSettings, band_px, refine_edges
+from herbseg.measurement.traits import leaf_traits
 
 PAPER = (236, 228, 205)
 LEAF = (70, 110, 45)

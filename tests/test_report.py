@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from herbseg import plots
+from herbseg.reporting import plots
 from tests.test_workflow import run_snakemake
 from tests.tiny_run import tiny_run
 

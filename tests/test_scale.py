@@ -1,4 +1,5 @@
-"""Tests of herbseg.scale: scale table, dpi plausibility, ruler detection and the priority order.
+"""Tests of herbseg.measurement.scale: scale table, dpi plausibility, ruler detection and the
+priority order.
 
 The synthetic sheets are drawn here (not by the workflow's own synthetic-data module) so that
 the detector is checked against a ruler drawn independently of the code under test.
@@ -14,7 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from herbseg.scale import Scale, detect_ruler, dpi_px_per_mm, load_scale_table, resolve_scale
+from herbseg.measurement.scale import (
+    Scale,
+    detect_ruler,
+    dpi_px_per_mm,
+    load_scale_table,
+    resolve_scale,
+)
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 LM2 = SHARED / "data" / "leafmachine2_demo"

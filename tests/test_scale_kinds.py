@@ -12,12 +12,16 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
-from herbseg.measure import scale_columns
-from herbseg.scale import resolve_scale
-from herbseg.scale_detect import detect_scale
-from herbseg.scale_evidence import draw_scale_evidence, plan_scale_evidence, scale_problems
-from herbseg.synth import generate_sheet
-from herbseg.synth_scales import checker_strip
+from herbseg.measurement.scale import resolve_scale
+from herbseg.measurement.scale_detect import detect_scale
+from herbseg.reporting.scale_evidence import (
+    draw_scale_evidence,
+    plan_scale_evidence,
+    scale_problems,
+)
+from herbseg.stages.measure import scale_columns
+from herbseg.synth.scales import checker_strip
+from herbseg.synth.sheets import generate_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -173,10 +173,10 @@ def test_a_shard_killed_mid_job_is_redone_and_no_other(run_copy):
 def test_predict_shard_streams_in_order_and_keeps_a_bad_frame_as_a_row(tmp_path):
     """Batches smaller than the shard, a frame that cannot be decoded in the middle: every ok row
     comes back once, in the table's order, the bad one with its reason, masks in sheet size."""
-    from herbseg.geometry import plan
-    from herbseg.images import write_rgb
-    from herbseg.model import build_model
-    from herbseg.predict import PREDICT_COLUMNS, predict_shard
+    from herbseg.io.geometry import plan
+    from herbseg.io.images import write_rgb
+    from herbseg.model.network import build_model
+    from herbseg.stages.predict import PREDICT_COLUMNS, predict_shard
 
     rows = []
     for i in range(7):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from herbseg.images import write_mask
-from herbseg.measure import MeasureSettings, measure_shard
-from herbseg.specimens import rollup, with_keys
+from herbseg.io.images import write_mask
+from herbseg.stages.measure import MeasureSettings, measure_shard
+from herbseg.stages.specimens import rollup, with_keys
 from tests.conftest import write_sheet
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from herbseg.split import split_sheets
+from herbseg.stages.split import split_sheets
 
 FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 

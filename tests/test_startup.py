@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from herbseg import input_checks
-from herbseg.startup import ConfigError, check_config, nulls_from_command_line, schema_error
+from herbseg.checks import inputs as input_checks
+from herbseg.checks.startup import check_config
+from herbseg.config.schema import ConfigError, nulls_from_command_line, schema_error
 from tests.conftest import REPO, write_mask_file, write_sheet
 from tests.test_workflow import run_snakemake
 

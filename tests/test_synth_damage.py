@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from herbseg import synth
-from herbseg.synth_damage import DAMAGE_KINDS, damage_leaf
+from herbseg.synth import sheets as synth
+from herbseg.synth.damage import DAMAGE_KINDS, damage_leaf
 
 W, H, DPI = 500, 750, 75.0
 

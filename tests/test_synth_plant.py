@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from herbseg.images import read_mask
-from herbseg.synth_plant import KINDS, generate_plant_collection, generate_plant_sheet
+from herbseg.io.images import read_mask
+from herbseg.synth.plant import KINDS, generate_plant_collection, generate_plant_sheet
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -8,8 +8,8 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from herbseg.images import read_mask
-from herbseg.tiles import TileSettings, predict_tiled_shard, starts, tiled_proba, window
+from herbseg.io.images import read_mask
+from herbseg.model.tiles import TileSettings, predict_tiled_shard, starts, tiled_proba, window
 
 
 class DarkIsPlant(torch.nn.Module):

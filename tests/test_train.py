@@ -17,9 +17,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from herbseg.data import FrameDataset, build_augmentation
-from herbseg.images import write_mask, write_rgb
-from herbseg.train import HISTORY_COLUMNS, TrainConfig, read_history, train
+from herbseg.io.images import write_mask, write_rgb
+from herbseg.model.data import FrameDataset, build_augmentation
+from herbseg.stages.train import HISTORY_COLUMNS, TrainConfig, read_history, train
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 SIZE = 64
@@ -192,7 +192,7 @@ def _train_in_subprocess(frames, out: Path, cfg: TrainConfig) -> subprocess.Pope
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from herbseg.train import TrainConfig, train\n"
+        "from herbseg.stages.train import TrainConfig, train\n"
         "a = json.loads(sys.argv[1])\n"
         "items = [[(Path(i), Path(m)) for i, m in part] for part in a['items']]\n"
         "train(items[0], items[1], Path(a['out']), TrainConfig(**a['cfg']))\n"
@@ -344,8 +344,8 @@ def test_augmentation_rejects_unknown_keys():
 
 
 def test_dataset_without_transform_matches_preprocess(frames):
-    from herbseg.images import load_rgb, read_mask
-    from herbseg.model import preprocess
+    from herbseg.io.images import load_rgb, read_mask
+    from herbseg.model.network import preprocess
 
     image_path, mask_path = frames[1][0]
     x, y = FrameDataset([image_path], [mask_path])[0]

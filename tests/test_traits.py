@@ -1,4 +1,4 @@
-"""Tests of herbseg.traits on drawn shapes whose geometry is known analytically."""
+"""Tests of herbseg.measurement.traits on drawn shapes whose geometry is known analytically."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from skimage.draw import ellipse
 
-from herbseg.traits import COLUMNS, IntactRule, leaf_traits, sheet_summary
+from herbseg.measurement.traits import COLUMNS, IntactRule, leaf_traits, sheet_summary
 
 
 def ramanujan(a: float, b: float) -> float:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from herbseg.baseline import BaselineSettings, segment
-from herbseg.images import load_rgb, read_mask
-from herbseg.ingest import ingest
-from herbseg.model import build_model, init_weights_sha256, load_init_weights
-from herbseg.train import TrainConfig, train
+from herbseg.io.images import load_rgb, read_mask
+from herbseg.model.network import build_model, init_weights_sha256, load_init_weights
+from herbseg.stages.baseline import BaselineSettings, segment
+from herbseg.stages.ingest import ingest
+from herbseg.stages.train import TrainConfig, train
 from tests.conftest import REPO, write_mask_file, write_sheet
 
 sys.path.insert(0, str(REPO / "benchmarks"))

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from herbseg import __version__
-from herbseg.startup import ConfigError
+from herbseg.config.schema import ConfigError
 
 
 def _config(args: argparse.Namespace, **overrides: Any) -> dict[str, Any]:
-    from herbseg.settings import load_config
+    from herbseg.config.schema import load_config
 
     return load_config(args.config, **overrides)
 
@@ -52,8 +52,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from herbseg.checks.startup import check_config
     from herbseg.plan import describe_plan
-    from herbseg.startup import check_config
 
     try:
         overrides = {k: getattr(args, k) for k in ("sheets", "annotations", "results")}
@@ -67,7 +67,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from herbseg.bundle import verify_bundle
+    from herbseg.reporting.bundle import verify_bundle
 
     problems = verify_bundle(args.bundle, args.results)
     for line in problems:

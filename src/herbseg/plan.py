@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from herbseg.ingest import annotation_matches, discover_sheets, skipped_files
+from herbseg.stages.ingest import annotation_matches, discover_sheets, skipped_files
 
 
 def describe_plan(config: dict[str, Any]) -> str:

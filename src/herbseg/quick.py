@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from herbseg.ingest import build_manifest, sheet_id_for
+from herbseg.stages.ingest import build_manifest, sheet_id_for
 
 
 def _rows(paths: Sequence[str | os.PathLike], config: dict[str, Any]) -> pd.DataFrame:
@@ -47,13 +47,13 @@ def predict_sheets(
     ``out_dir``; returns the leaf-area table (one row per given file, errors included)."""
     import torch
 
-    from herbseg.measure import MeasureSettings, measure_shard
-    from herbseg.model import load_model, resolve_device
-    from herbseg.plots import OverlayItem, _measure_text, render_overlay
-    from herbseg.postprocess import PostprocessSettings
-    from herbseg.predict import predict_shard
-    from herbseg.refine import RefineSettings
-    from herbseg.resize import resize_shard
+    from herbseg.measurement.postprocess import PostprocessSettings
+    from herbseg.measurement.refine import RefineSettings
+    from herbseg.model.network import load_model, resolve_device
+    from herbseg.reporting.plots import OverlayItem, _measure_text, render_overlay
+    from herbseg.stages.measure import MeasureSettings, measure_shard
+    from herbseg.stages.predict import predict_shard
+    from herbseg.stages.resize import resize_shard
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

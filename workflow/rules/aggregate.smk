@@ -1,5 +1,5 @@
 # One collection-wide table each for sheets and leaves (one row per manifest row), and one row
-# per specimen (herbseg.specimens states the roll-up rule).
+# per specimen (herbseg.stages.specimens states the roll-up rule).
 rule aggregate:
     input:
         manifest=res("ingest/manifest.csv"),

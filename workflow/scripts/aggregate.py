@@ -1,10 +1,10 @@
 """Concatenate the shard tables into the collection's leaf_area.csv and leaf_traits.csv."""
 
-from herbseg.aggregate import aggregate
-from herbseg.files import write_csv
-from herbseg.logs import job_log
-from herbseg.model_card import weights_sha256, with_model_column
-from herbseg.specimens import rollup
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.model.card import weights_sha256, with_model_column
+from herbseg.stages.aggregate import aggregate
+from herbseg.stages.specimens import rollup
 
 with job_log(snakemake.log[0]) as log:
     sheets, leaves = aggregate(

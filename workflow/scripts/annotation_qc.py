@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from herbseg.annotation_qc import QCSettings, annotation_qc
-from herbseg.files import write_csv
-from herbseg.logs import job_log
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.stages.annotation_qc import QCSettings, annotation_qc
 
 with job_log(snakemake.log[0]) as log:
     lists = [pd.read_csv(p, dtype={"sheet_id": str}) for p in snakemake.input.shards]

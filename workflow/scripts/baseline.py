@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from herbseg.baseline import BaselineSettings, fit_rows, save_fitted, segment_rows
-from herbseg.evaluate import evaluate
-from herbseg.files import write_csv
-from herbseg.logs import job_log
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.stages.baseline import BaselineSettings, fit_rows, save_fitted, segment_rows
+from herbseg.stages.evaluate import evaluate
 
 with job_log(snakemake.log[0]) as log:
     settings = BaselineSettings.from_dict(snakemake.params.baseline)

@@ -5,12 +5,12 @@ import json
 
 import pandas as pd
 
-from herbseg.baseline import BaselineSettings, load_fitted, load_sheet, segment, working_size
-from herbseg.bootstrap import BootstrapSettings, build_coco, select_sheets, sheets_root
-from herbseg.files import write_csv
-from herbseg.images import read_mask
-from herbseg.logs import job_log
-from herbseg.postprocess import PostprocessSettings, clean
+from herbseg.io.files import write_csv
+from herbseg.io.images import read_mask
+from herbseg.io.logs import job_log
+from herbseg.measurement.postprocess import PostprocessSettings, clean
+from herbseg.stages.baseline import BaselineSettings, load_fitted, load_sheet, segment, working_size
+from herbseg.stages.bootstrap import BootstrapSettings, build_coco, select_sheets, sheets_root
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from herbseg.bundle import build_bundle
-from herbseg.logs import job_log
-from herbseg.model_card import model_facts
+from herbseg.io.logs import job_log
+from herbseg.model.card import model_facts
+from herbseg.reporting.bundle import build_bundle
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params

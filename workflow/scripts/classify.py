@@ -3,11 +3,11 @@
 import pandas as pd
 import torch
 
-from herbseg.classify import ClassifySettings, classify_shard
-from herbseg.files import write_csv
-from herbseg.leaf_classifier import load
-from herbseg.logs import job_log
-from herbseg.measure import MeasureSettings
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.model.leaf_classifier import load
+from herbseg.stages.classify import ClassifySettings, classify_shard
+from herbseg.stages.measure import MeasureSettings
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from herbseg.classify import ClassifySettings, read_labels, training_set
-from herbseg.files import write_csv
-from herbseg.leaf_classifier import ClassifierCard, card_for, fit, save
-from herbseg.logs import job_log
-from herbseg.measure import MeasureSettings
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.model.leaf_classifier import ClassifierCard, card_for, fit, save
+from herbseg.stages.classify import ClassifySettings, read_labels, training_set
+from herbseg.stages.measure import MeasureSettings
 
 with job_log(snakemake.log[0]) as log:
     c = snakemake.params.classify

@@ -1,8 +1,8 @@
 """Compare the demo's measurements with the generator's truth and print the headline figures."""
 
-from herbseg.demo import demo_check
-from herbseg.files import write_csv
-from herbseg.logs import job_log
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.reporting.demo import demo_check
 
 with job_log(snakemake.log[0]) as log:
     check = demo_check(

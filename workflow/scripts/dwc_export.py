@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from herbseg.dwc_export import export
-from herbseg.logs import job_log
+from herbseg.io.logs import job_log
+from herbseg.stages.dwc_export import export
 
 with job_log(snakemake.log[0]) as log:
     n_rows, n_occurrences, link = export(

@@ -4,10 +4,10 @@ import json
 
 import pandas as pd
 
-from herbseg.evaluate import card_with_metrics, evaluate_split
-from herbseg.files import atomic_write_text, write_csv
-from herbseg.logs import job_log
-from herbseg.specimens import with_keys
+from herbseg.io.files import atomic_write_text, write_csv
+from herbseg.io.logs import job_log
+from herbseg.stages.evaluate import card_with_metrics, evaluate_split
+from herbseg.stages.specimens import with_keys
 
 with job_log(snakemake.log[0]) as log:
     per_sheet, summary = evaluate_split(

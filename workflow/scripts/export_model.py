@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from herbseg.logs import job_log
-from herbseg.model_card import export_model
+from herbseg.io.logs import job_log
+from herbseg.model.card import export_model
 
 with job_log(snakemake.log[0]) as log:
     card = export_model(

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from herbseg.files import write_csv
-from herbseg.ingest import ingest
-from herbseg.logs import job_log
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.stages.ingest import ingest
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params

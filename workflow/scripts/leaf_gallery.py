@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from herbseg.files import write_csv
-from herbseg.leaf_gallery import gallery_png, labels_template
-from herbseg.logs import job_log
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.reporting.leaf_gallery import gallery_png, labels_template
 
 with job_log(snakemake.log[0]) as log:
     leaves = pd.read_csv(snakemake.input.leaves, dtype={"sheet_id": str})

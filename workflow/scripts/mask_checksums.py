@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from herbseg.bundle import mask_checksums
-from herbseg.files import write_csv
-from herbseg.logs import job_log
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.reporting.bundle import mask_checksums
 
 with job_log(snakemake.log[0]) as log:
     table = mask_checksums(

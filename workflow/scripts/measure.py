@@ -2,11 +2,11 @@
 
 import pandas as pd
 
-from herbseg.files import write_csv
-from herbseg.logs import job_log
-from herbseg.measure import MeasureSettings, measure_shard
-from herbseg.postprocess import PostprocessSettings
-from herbseg.scale import load_scale_table
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.measurement.postprocess import PostprocessSettings
+from herbseg.measurement.scale import load_scale_table
+from herbseg.stages.measure import MeasureSettings, measure_shard
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params.measure

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from herbseg.logs import job_log
-from herbseg.plots import plan_overlays, write_overlays
+from herbseg.io.logs import job_log
+from herbseg.reporting.plots import plan_overlays, write_overlays
 
 
 def read(path):

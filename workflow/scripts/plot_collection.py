@@ -1,7 +1,7 @@
 """Draw leaf area and leaf count over the collection for the report (rule plot_collection)."""
 
-from herbseg.logs import job_log
-from herbseg.plots import plot_collection, read_collection
+from herbseg.io.logs import job_log
+from herbseg.reporting.plots import plot_collection, read_collection
 
 with job_log(snakemake.log[0]) as log:
     sheets = read_collection(snakemake.input.leaf_area)

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from herbseg.logs import job_log
-from herbseg.plots import plot_evaluation
+from herbseg.io.logs import job_log
+from herbseg.reporting.plots import plot_evaluation
 
 with job_log(snakemake.log[0]) as log:
     per_sheet = pd.read_csv(snakemake.input.per_sheet, dtype={"sheet_id": str})

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from herbseg.logs import job_log
-from herbseg.plots import plot_training, read_model_card
+from herbseg.io.logs import job_log
+from herbseg.reporting.plots import plot_training, read_model_card
 
 with job_log(snakemake.log[0]) as log:
     history = pd.read_csv(snakemake.input.history)

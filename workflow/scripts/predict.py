@@ -5,13 +5,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from herbseg.files import write_csv
-from herbseg.logs import job_log
-from herbseg.model import load_model, read_card, resolve_device
-from herbseg.model_card import check_frames
-from herbseg.predict import predict_shard
-from herbseg.refine import RefineSettings
-from herbseg.tiles import TileSettings, predict_tiled_shard
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.measurement.refine import RefineSettings
+from herbseg.model.card import check_frames
+from herbseg.model.network import load_model, read_card, resolve_device
+from herbseg.model.tiles import TileSettings, predict_tiled_shard
+from herbseg.stages.predict import predict_shard
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params.predict
@@ -37,7 +37,9 @@ with job_log(snakemake.log[0]) as log:
         log=log,
     )
     tiles = TileSettings.from_config(p)
-    if tiles.enabled:  # sheets at predict.tiles.long_side, in overlapping tiles (herbseg.tiles)
+    if (
+        tiles.enabled
+    ):  # sheets at predict.tiles.long_side, in overlapping tiles (herbseg.model.tiles)
         table = predict_tiled_shard(model, sheets, Path(snakemake.output.masks), tiles, **common)
     else:
         table = predict_shard(

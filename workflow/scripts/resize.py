@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from herbseg.files import write_csv
-from herbseg.logs import job_log
-from herbseg.resize import resize_shard
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.stages.resize import resize_shard
 
 with job_log(snakemake.log[0]) as log:
     rows = pd.read_csv(snakemake.input.sheets, dtype={"sheet_id": str}, keep_default_na=False)

@@ -2,9 +2,13 @@
 
 import pandas as pd
 
-from herbseg.files import write_csv
-from herbseg.logs import job_log
-from herbseg.scale_evidence import plan_scale_evidence, scale_problems, write_scale_evidence
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.reporting.scale_evidence import (
+    plan_scale_evidence,
+    scale_problems,
+    write_scale_evidence,
+)
 
 with job_log(snakemake.log[0]) as log:
     sheets = pd.read_csv(snakemake.input.leaf_area, dtype={"sheet_id": str}, keep_default_na=False)

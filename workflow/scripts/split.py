@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from herbseg.annotation_qc import excluded_ids
-from herbseg.files import write_csv
-from herbseg.logs import job_log
-from herbseg.split import split_sheets
+from herbseg.io.files import write_csv
+from herbseg.io.logs import job_log
+from herbseg.stages.annotation_qc import excluded_ids
+from herbseg.stages.split import split_sheets
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params.split

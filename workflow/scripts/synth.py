@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from herbseg.logs import job_log
-from herbseg.synth import generate_collection
-from herbseg.synth_plant import generate_plant_collection
+from herbseg.io.logs import job_log
+from herbseg.synth.plant import generate_plant_collection
+from herbseg.synth.sheets import generate_collection
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params.synth

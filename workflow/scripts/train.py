@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from herbseg.logs import job_log
-from herbseg.train import TrainConfig, train
+from herbseg.io.logs import job_log
+from herbseg.stages.train import TrainConfig, train
 
 with job_log(snakemake.log[0]) as log:
     m, t = snakemake.params.model, snakemake.params.train

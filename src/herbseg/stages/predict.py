@@ -1,0 +1,188 @@
+"""Segment every sheet of a shard and write its mask in the sheet's own geometry.
+
+The shard is streamed: frames are decoded a few batches ahead by a thread pool (one task per
+frame, so decoding runs on all of the job's threads), the model works on one batch at a time, and
+masks are brought back onto the sheet and PNG-encoded by the same pool behind it. Both queues are
+bounded, so a job's memory depends on the batch size and the sheet size, never on how many sheets
+the shard holds. Threads, not worker processes: Pillow and zlib release the GIL while decoding and
+encoding, the model's weights are not copied, and on a CPU-only node the model needs the cores.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from herbseg.io.geometry import (
+    MASK_TABLE_COLUMNS,
+    Geometry,
+    frame_to_grid,
+    image_to_grid,
+    output_size,
+)
+from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb, write_mask
+from herbseg.io.progress import Progress
+from herbseg.measurement.refine import RefineSettings, band_px, refine_edges
+from herbseg.model.infer import predict_proba
+
+PREDICT_COLUMNS = MASK_TABLE_COLUMNS  # the table predict_shard returns
+# Batches decoded ahead of the model: one is enough to hide decoding behind a CPU forward pass;
+# the second covers a GPU, where a batch is done in a fraction of the time one frame decodes.
+PREFETCH_BATCHES = 2
+
+
+def _batches(rows: list[dict], size: int) -> Iterator[list[dict]]:
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]
+
+
+def _load(row: dict) -> np.ndarray | str:
+    """A frame, or the reason it cannot be read: one bad frame must not end a shard's job."""
+    try:
+        return load_rgb(row["frame_path"])
+    except SheetError as exc:
+        return f"frame unreadable: {exc.reason}"
+    except OSError as exc:
+        return f"frame unreadable: {exc}"
+
+
+def _failed(row: dict, error: str) -> dict:
+    return {"sheet_id": row["sheet_id"], "status": "error", "error": error, "mask_path": "",
+            "sheet_w": row.get("sheet_w"), "sheet_h": row.get("sheet_h")}  # fmt: skip
+
+
+def _write(
+    prob: np.ndarray,
+    row: dict,
+    out_dir: Path,
+    long_side: int | None,
+    threshold: float,
+    sheet_path: str | None,
+    refine: RefineSettings | None,
+    max_megapixels: float,
+) -> tuple[dict, bool]:
+    """Write one mask; returns its table row and whether its edges were refined by colour."""
+    geom = Geometry.from_row(row)
+    w, h = output_size(geom.sheet_w, geom.sheet_h, long_side)
+    path = out_dir / f"{row['sheet_id']}.png"
+    grid = frame_to_grid(prob, geom, w, h)
+    mask, refined = grid >= threshold, False
+    band = band_px(refine, max(w / geom.box_w, h / geom.box_h)) if refine and sheet_path else 0
+    if band:
+        try:
+            rgb = load_rgb(sheet_path, min_size=(w, h), max_megapixels=max_megapixels)
+            rgb = image_to_grid(rgb, w, h)
+            mask, refined = refine_edges(grid, rgb, band, threshold, refine)
+        except SheetError:
+            pass  # the frame was made from this sheet; if it cannot be read now, keep the net's
+    write_mask(path, mask)
+    return {
+        "sheet_id": row["sheet_id"],
+        "status": "ok",
+        "error": "",
+        "mask_path": str(path),
+        "mask_w": w,
+        "mask_h": h,
+        "sheet_w": geom.sheet_w,
+        "sheet_h": geom.sheet_h,
+    }, refined
+
+
+def predict_shard(
+    model: torch.nn.Module,
+    resized: pd.DataFrame,
+    out_dir: Path,
+    *,
+    device: torch.device,
+    batch_size: int = 8,
+    long_side: int | None = None,
+    threshold: float = 0.5,
+    amp: bool = True,
+    channels_last: bool = True,
+    threads: int = 1,
+    sheets: pd.DataFrame | None = None,
+    refine: RefineSettings | None = None,
+    tta: bool = False,
+    max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Predict all ``ok`` rows of a shard's resize table; one output row per ``ok`` row, in order.
+
+    Rows that failed earlier are left out: their status already travels in the shard list, and a
+    duplicate sheet id must not appear twice here. A frame that cannot be read becomes an
+    ``error`` row instead of ending the job, so the other sheets of the shard are kept.
+    With ``sheets`` (the shard's manifest rows: ``sheet_id``, ``path``) and ``refine``, each mask's
+    outline is re-decided by the sheet's own colours (:mod:`herbseg.measurement.refine`). ``tta``
+    averages
+    the network over flipped frames (:func:`herbseg.model.infer.predict_proba`); ``max_megapixels``
+    is
+    ingest's limit, for reading the sheets again.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    todo = resized[resized["status"] == "ok"].to_dict("records")
+    batch_size = max(1, batch_size)
+    batches = list(_batches(todo, batch_size))
+    # Masks waiting to be written hold a frame of probabilities each (1 MB at 512 px); a few
+    # batches' worth keeps the encoders busy without letting a slow disk grow the backlog.
+    max_writes = max(2 * batch_size, 2 * threads)
+    done: dict[str, dict] = {}
+    n_refined = 0
+    paths = {}
+    if sheets is not None and refine is not None and refine.enabled:
+        paths = dict(zip(sheets["sheet_id"].astype(str), sheets["path"]))
+    progress = Progress(len(todo), log, "predicted")
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        loads: deque[list[Future]] = deque()
+        writes: deque[Future] = deque()
+
+        def submit_load(i: int) -> None:
+            if i < len(batches):
+                loads.append([pool.submit(_load, r) for r in batches[i]])
+
+        for i in range(PREFETCH_BATCHES):
+            submit_load(i)
+        for i, batch in enumerate(batches):
+            frames = [f.result() for f in loads.popleft()]
+            submit_load(i + PREFETCH_BATCHES)
+            good = [(r, a) for r, a in zip(batch, frames) if not isinstance(a, str)]
+            for r, a in zip(batch, frames):
+                if isinstance(a, str):
+                    done[r["sheet_id"]] = _failed(r, a)
+            if good:
+                probs = predict_proba(
+                    model,
+                    np.stack([a for _, a in good]),
+                    device,
+                    amp=amp,
+                    channels_last=channels_last,
+                    tta=tta,
+                )
+                for p, (r, _) in zip(probs, good):
+                    path = paths.get(str(r["sheet_id"]))
+                    args = (p, r, out_dir, long_side, threshold, path, refine, max_megapixels)
+                    writes.append(pool.submit(_write, *args))
+            while len(writes) > max_writes:
+                row, refined = writes.popleft().result()
+                done[row["sheet_id"]] = row
+                n_refined += refined
+            progress.update(len(batch))
+        for f in writes:
+            row, refined = f.result()
+            done[row["sheet_id"]] = row
+            n_refined += refined
+    rows = [done[r["sheet_id"]] for r in todo]
+    if paths:
+        log(
+            f"edges refined by colour on {n_refined} of {len(rows)} masks (the rest: colours "
+            "did not separate leaf from paper, or the mask is no finer than the frame)"
+        )
+    failed = sum(r["status"] != "ok" for r in rows)
+    if failed:
+        log(f"{failed} of {len(rows)} frames could not be read; their rows say why")
+    return pd.DataFrame(rows, columns=PREDICT_COLUMNS)

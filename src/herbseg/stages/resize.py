@@ -1,0 +1,91 @@
+"""Bring every sheet of a shard (and its annotation) into the square network frame.
+
+The geometry of each sheet is recorded beside the frames so that predictions can be mapped back
+onto the sheet's own pixel grid later (see :mod:`herbseg.io.geometry`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+from herbseg.io.geometry import GEOMETRY_COLUMNS, image_to_frame, mask_to_frame, plan
+from herbseg.io.images import (
+    DEFAULT_MAX_MEGAPIXELS,
+    SheetError,
+    load_rgb,
+    read_mask,
+    write_mask,
+    write_rgb,
+)
+from herbseg.io.progress import Progress
+
+RESIZE_COLUMNS = ["sheet_id", "status", "error", "frame_path", "mask_frame_path", *GEOMETRY_COLUMNS]
+
+
+def frame_paths(out_dir: Path, sheet_id: str) -> tuple[Path, Path]:
+    """Where a sheet's frame and mask frame live inside a shard's resize folder."""
+    return out_dir / "images" / f"{sheet_id}.png", out_dir / "masks" / f"{sheet_id}.png"
+
+
+def resize_sheet(
+    row: dict, out_dir: Path, frame: int, mode: str, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+) -> dict:
+    """Resize one manifest row; failures become a status, never an exception."""
+    out = {
+        "sheet_id": row["sheet_id"],
+        "status": row["status"],
+        "error": row.get("error", ""),
+        "frame_path": "",
+        "mask_frame_path": "",
+    }
+    if row["status"] != "ok":
+        return out
+    try:
+        geom = plan(int(row["width"]), int(row["height"]), frame, mode)
+        rgb = load_rgb(row["path"], min_size=geom.decode_size(), max_megapixels=max_megapixels)
+        img_path, mask_path = frame_paths(out_dir, row["sheet_id"])
+        write_rgb(img_path, image_to_frame(rgb, geom))
+        out.update(geom.as_row(), frame_path=str(img_path))
+        if row.get("mask_path"):
+            try:
+                write_mask(mask_path, mask_to_frame(read_mask(row["mask_path"]), geom))
+                out["mask_frame_path"] = str(mask_path)
+            except SheetError as exc:
+                out["error"] = f"mask unusable: {exc.reason}"
+    except SheetError as exc:
+        out.update(status="error", error=exc.reason)
+    return out
+
+
+def resize_shard(
+    rows: pd.DataFrame,
+    out_dir: Path,
+    *,
+    frame: int = 512,
+    mode: str = "squash",
+    max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+    threads: int = 1,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Resize a shard's sheets in parallel threads (decoding releases the GIL)."""
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    (out_dir / "masks").mkdir(parents=True, exist_ok=True)
+    records = rows.to_dict("records")
+    progress = Progress(len(records), log, "resized")
+    done = []
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        work = pool.map(lambda r: resize_sheet(r, out_dir, frame, mode, max_megapixels), records)
+        for row in work:
+            done.append(row)
+            progress.update()
+    table = pd.DataFrame(done).reindex(columns=RESIZE_COLUMNS)
+    for col in GEOMETRY_COLUMNS:  # whole numbers, empty for failed sheets (never "120.0")
+        if col != "mode":
+            table[col] = table[col].astype("Int64")
+    n_ok = int((table["status"] == "ok").sum())
+    log(f"resized {n_ok}/{len(table)} sheets to {frame}×{frame} ({mode}) into {out_dir}")
+    return table

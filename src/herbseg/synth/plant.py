@@ -1,0 +1,351 @@
+"""Synthetic sheets whose masks mark whole plants, in the colours real specimens have.
+
+Why: the demo's generator (:mod:`herbseg.synth.sheets`) marks leaf blades only and paints every leaf
+green or brown. Real label sets mark whole plants (stems, petioles, roots, flowers), and real
+sheets carry grasses, wiry plants and yellow, red, pale, dark and two-tone leaves: a network
+pre-trained on the demo's sheets learns that a stem, a grass blade or a yellow leaf is paper.
+This module reuses the demo's paper, layout, leaf geometry, clutter and scanner, and adds:
+
+* plant kinds: ``herb`` (the demo's leafy shoots, with roots and flowers), ``grass`` (tufts of
+  long narrow blades with spikelet inflorescences), ``wiry`` (many thin branching stems, few
+  small leaves) and ``rosette`` (leaves from one base, flowering scapes);
+* leaf colours from a wider palette (green, yellow, red, orange, pale, dark, grey-green) and
+  two-tone (variegated, or half-yellowed) blades;
+* ``mask_class``: ``plant`` marks everything the plant painted (blades, stems, petioles,
+  roots, flowers, spikelets) not covered by clutter; ``leaf`` marks blades only, as the demo.
+
+A sheet depends only on ``(seed, index)``, like the demo's.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+
+from herbseg.io.images import write_mask
+from herbseg.synth import sheets as S
+
+MASK_CLASSES = ("leaf", "plant")
+KINDS = ("herb", "grass", "wiry", "rosette")
+KIND_P = (0.4, 0.2, 0.2, 0.2)
+# Real leaf colours (RGB) of pressed and fresh specimens, beyond the demo's greens and browns.
+REAL_COLOURS = np.array(
+    [
+        (55, 82, 40), (78, 108, 46), (136, 140, 62),  # greens
+        (196, 170, 62), (214, 186, 80),  # yellow (autumn, senescent)
+        (150, 52, 40), (176, 84, 44),  # red, orange-red
+        (188, 190, 150), (170, 176, 128),  # pale (glaucous undersides, bleached)
+        (34, 42, 28), (48, 38, 30),  # very dark (blackened on drying)
+        (118, 88, 52), (92, 106, 80),  # brown, grey-green
+    ],
+    dtype=np.float32,
+)  # fmt: skip
+_FLOWER_COLOURS = np.array(
+    [(120, 80, 150), (200, 190, 210), (230, 200, 60), (190, 90, 120), (240, 235, 220)], np.float32
+)
+_STRAW = np.array([(176, 160, 100), (150, 140, 80), (120, 130, 70)], np.float32)
+
+
+def _draw(scene: S._Scene, plant: np.ndarray, paint) -> None:
+    """Run ``paint(draw)`` on the canvas and record every pixel it changed as plant."""
+    before = scene.canvas.copy()
+    img = Image.fromarray(scene.canvas)
+    paint(ImageDraw.Draw(img))
+    scene.canvas[:] = np.asarray(img)
+    plant |= (scene.canvas != before).any(-1)
+
+
+def _colour(rng: np.random.Generator, palette: np.ndarray, jitter: float = 8.0) -> tuple:
+    c = palette[rng.integers(len(palette))] + rng.normal(0, jitter, 3)
+    return tuple(int(v) for v in np.clip(c, 0, 255))
+
+
+def _leaf_colours(scene: S._Scene) -> np.ndarray:
+    """One plant colour from the real palette, drifting per leaf (some leaves a second hue)."""
+    rng = scene.rng
+    base, other = REAL_COLOURS[rng.integers(len(REAL_COLOURS), size=2)]
+    mix = rng.uniform(0, 0.6) if rng.random() < 0.4 else 0.0
+    out = []
+    for _ in scene.leaves:
+        c = base + (other - base) * rng.uniform(0, mix) + rng.normal(0, 6, 3)
+        out.append(np.clip(c, 15, 235))
+    return np.array(out, np.float32)
+
+
+def _two_tone(scene: S._Scene, leaf: S._Leaf) -> None:
+    """Recolour part of a blade (variegation, a yellowed half, a pale margin)."""
+    rng = scene.rng
+    x0, y0, x1, y1 = leaf.box
+    patch = scene.canvas[y0:y1, x0:x1].astype(np.float32)
+    rows = np.arange(y0, y1, dtype=np.float32)[:, None] - leaf.origin[1]
+    cols = np.arange(x0, x1, dtype=np.float32)[None, :] - leaf.origin[0]
+    c, s = math.cos(leaf.angle), math.sin(leaf.angle)
+    side = -cols * s + rows * c  # signed distance across the midrib
+    if rng.random() < 0.5:
+        part = side > rng.normal(0, 0.05) * leaf.length  # one half
+    else:
+        part = S._lowfreq(rng, y1 - y0, x1 - x0, max(4.0, 4 * scene.ppm)) > 0.3  # blotches
+    part &= leaf.raster
+    target = REAL_COLOURS[rng.choice([3, 4, 7, 8])]  # yellow or pale
+    shade = patch.mean(-1, keepdims=True) / max(float(patch[leaf.raster].mean()), 1.0)
+    patch[part] = np.clip(target * shade[part], 0, 255)
+    scene.canvas[y0:y1, x0:x1] = patch.astype(np.uint8)
+
+
+def _roots(scene: S._Scene, plant: np.ndarray, bases: list[np.ndarray], region: S.Box) -> None:
+    rng = scene.rng
+    colour = _colour(rng, np.array([(120, 100, 72), (90, 70, 50), (150, 128, 96)], np.float32))
+    x0, y0, x1, y1 = region
+    root_region = (x0, y0, x1, min(scene.height - 2, y1 + int(0.12 * scene.height)))
+
+    def paint(draw: ImageDraw.ImageDraw) -> None:
+        for base in bases:
+            for _ in range(int(rng.integers(4, 12))):
+                angle = math.pi / 2 + rng.normal(0, 0.6)
+                length = rng.uniform(0.03, 0.1) * scene.height
+                pts = S._grow(rng, base, angle, length, max(2.0, scene.ppm), root_region)
+                w = max(1, S._rint(scene.ppm * rng.uniform(0.2, 0.6)))
+                draw.line([tuple(p) for p in pts], fill=colour, width=w, joint="curve")
+
+    _draw(scene, plant, paint)
+
+
+def _flowers(scene: S._Scene, plant: np.ndarray, tips: list[np.ndarray]) -> None:
+    rng = scene.rng
+    colour = _colour(rng, _FLOWER_COLOURS)
+    centre = _colour(rng, np.array([(220, 190, 50), (90, 60, 40)], np.float32))
+
+    def paint(draw: ImageDraw.ImageDraw) -> None:
+        for tip in tips:
+            r = scene.ppm * rng.uniform(1.5, 5.0)
+            n = int(rng.integers(4, 7))
+            for k in range(n):
+                a = 2 * math.pi * k / n + rng.uniform(0, 0.3)
+                cx, cy = tip[0] + 0.6 * r * math.cos(a), tip[1] + 0.6 * r * math.sin(a)
+                draw.ellipse((cx - r / 2, cy - r / 2, cx + r / 2, cy + r / 2), fill=colour)
+            draw.ellipse(
+                (tip[0] - r / 4, tip[1] - r / 4, tip[0] + r / 4, tip[1] + r / 4), fill=centre
+            )
+
+    _draw(scene, plant, paint)
+
+
+def _blade_poly(pts: np.ndarray, width: float) -> list[tuple[float, float]]:
+    """A grass blade around a polyline: ``width`` at the base, tapering to a point."""
+    d = np.gradient(pts, axis=0)
+    n = np.stack([-d[:, 1], d[:, 0]], 1) / np.maximum(np.hypot(*d.T)[:, None], 1e-6)
+    t = np.linspace(0, 1, len(pts))[:, None]
+    half = width / 2 * (1 - t**1.5)
+    left, right = pts + n * half, pts - n * half
+    return [tuple(p) for p in np.concatenate([left, right[::-1]])]
+
+
+def _grass(scene: S._Scene, plant: np.ndarray, thin: np.ndarray, region: S.Box) -> list[np.ndarray]:
+    """Tufts of narrow blades and culms topped by spikelets; returns the tuft bases."""
+    rng = scene.rng
+    x0, y0, x1, y1 = region
+    rw, rh = x1 - x0, y1 - y0
+    palette = REAL_COLOURS[:5] if rng.random() < 0.6 else _STRAW
+    colour = _colour(rng, palette)
+    bases = [np.array([x0 + rw * rng.uniform(0.3, 0.7), y1 - rng.uniform(0, 0.05) * rh])
+             for _ in range(int(rng.integers(1, 3)))]  # fmt: skip
+
+    def blades(draw: ImageDraw.ImageDraw) -> None:
+        for base in bases:
+            for _ in range(int(rng.integers(5, 14))):
+                angle = -math.pi / 2 + rng.normal(0, 0.35)
+                pts = S._grow(rng, base, angle, rh * rng.uniform(0.25, 0.7), 3.0, region)
+                draw.polygon(_blade_poly(pts, scene.ppm * rng.uniform(1.5, 5.0)), fill=colour)
+
+    def culms(draw: ImageDraw.ImageDraw) -> None:  # thin stalks topped by spikelets
+        for base in bases:
+            for _ in range(int(rng.integers(1, 4))):
+                angle = -math.pi / 2 + rng.normal(0, 0.15)
+                pts = S._grow(rng, base, angle, rh * rng.uniform(0.6, 0.95), 3.0, region)
+                w = max(1, S._rint(scene.ppm * rng.uniform(0.4, 1.0)))
+                draw.line([tuple(p) for p in pts], fill=colour, width=w, joint="curve")
+                top = pts[int(len(pts) * 0.7) :]
+                for p in top[:: max(1, int(scene.ppm * 2))]:
+                    a = rng.uniform(0, 2 * math.pi)
+                    length = scene.ppm * rng.uniform(3, 7)
+                    q = p + length * np.array([math.cos(a), math.sin(a)])
+                    draw.line([tuple(p), tuple(q)], fill=colour, width=max(1, w // 2))
+                    r = scene.ppm * rng.uniform(0.8, 1.6)
+                    draw.ellipse((q[0] - r, q[1] - 2 * r, q[0] + r, q[1] + 2 * r), fill=colour)
+
+    _draw(scene, plant, blades)
+    _draw(scene, thin, culms)
+    return bases
+
+
+def _wiry(scene: S._Scene, region: S.Box) -> list[tuple[np.ndarray, float]]:
+    """Many thin, much-branched stems (as demo stems, so leaves can attach to them)."""
+    rng = scene.rng
+    stems = S._stems(scene, region)
+    out = []
+    for pts, _w in stems:
+        width = max(1.0, scene.ppm * rng.uniform(0.25, 0.6))
+        out.append((pts, width))
+        for _ in range(int(rng.integers(2, 6))):
+            k = int(len(pts) * rng.uniform(0.2, 0.9))
+            if k >= len(pts) - 1:
+                continue
+            tangent = math.atan2(*(pts[k + 1] - pts[k])[::-1])
+            branch = S._grow(rng, pts[k], tangent + rng.choice([-1, 1]) * rng.uniform(0.3, 0.9),
+                             len(pts) * 2.0 * rng.uniform(0.15, 0.4), 2.0, region)  # fmt: skip
+            out.append((branch, max(1.0, width * 0.7)))
+    return out
+
+
+def _rosette(scene: S._Scene, region: S.Box) -> list[tuple[np.ndarray, float]]:
+    """Short stems fanning from one base (leaves attach near it) plus long flowering scapes."""
+    rng = scene.rng
+    x0, y0, x1, y1 = region
+    base = np.array([(x0 + x1) / 2 + rng.normal(0, 0.05) * (x1 - x0), y1 - 0.05 * (y1 - y0)])
+    stems = []
+    for k in range(int(rng.integers(5, 10))):
+        angle = -math.pi / 2 + (k / 8 - 0.5) * 2.4 + rng.normal(0, 0.1)
+        pts = S._grow(rng, base, angle, (y1 - y0) * rng.uniform(0.15, 0.3), 3.0, region)
+        stems.append((pts, max(1.5, scene.ppm * rng.uniform(0.5, 1.0))))
+    return stems
+
+
+def generate_plant_sheet(
+    seed: int,
+    width: int = 2000,
+    height: int = 3000,
+    dpi: float = 300.0,
+    index: int | None = None,
+    mask_class: str = "plant",
+    kind: str | None = None,
+) -> S.SyntheticSheet:
+    """One sheet of a plant of ``kind`` (drawn at random when None) and its ``mask_class`` mask.
+
+    ``truth`` also carries ``kind``, ``stem_px`` (pixels of stems, petioles, roots, culms: the
+    thin structures a frame can lose) and the plant and leaf areas.
+    """
+    if mask_class not in MASK_CLASSES:
+        raise ValueError(f"mask_class must be one of {MASK_CLASSES}, got {mask_class!r}")
+    rng = np.random.default_rng([seed, 14] if index is None else [seed, index, 14])
+    ppm = float(dpi) / 25.4
+    scale = float(np.clip(min(width / ppm / S._REF_MM[0], height / ppm / S._REF_MM[1]), 0.3, 1.8))
+    blank = np.zeros((height, width), bool)
+    scene = S._Scene(rng, ppm, scale, S._paper(rng, height, width, ppm),
+                     np.zeros((height, width), np.int16), blank.copy(), blank.copy())  # fmt: skip
+    S._foxing(scene)
+    layout = S._layout(scene)
+    scene.hard = [b for k in ("ruler", "chart", "barcode", "packet") if (b := layout[k])]
+    scene.soft = [b for k in ("label", "slip") if (b := layout[k])]
+    region = S._plant_region(scene, layout)
+    kind = kind or str(rng.choice(KINDS, p=KIND_P))
+    thin = blank.copy()  # stems, petioles, roots, culms
+    parts = blank.copy()  # flowers, spikelets, grass blades: plant, not leaf
+    bases: list[np.ndarray] = []
+    if kind == "grass":
+        bases = _grass(scene, parts, thin, region)
+        stems = [(np.array([b, b + (0, -2.0)]), 1.0) for b in bases]
+    else:
+        stems = {"herb": S._stems, "wiry": _wiry, "rosette": _rosette}[kind](scene, region)
+        if kind == "rosette":
+            scene.leaves = []
+        S._place_leaves(scene, stems)
+        if kind == "wiry":  # few, small leaves
+            scene.leaves = scene.leaves[: int(rng.integers(0, 6))]
+            scene.labels[:] = 0
+            for i, leaf in enumerate(scene.leaves):
+                x0, y0, x1, y1 = leaf.box
+                scene.labels[y0:y1, x0:x1][leaf.raster] = i + 1
+        before = scene.canvas.copy()
+        S._draw_stems(scene, stems)
+        thin |= (scene.canvas != before).any(-1)
+        for leaf, colour in zip(scene.leaves, _leaf_colours(scene), strict=True):
+            S._render_leaf(scene, leaf, colour)
+            if rng.random() < 0.2:
+                _two_tone(scene, leaf)
+        bases = [pts[0] for pts, _ in stems[:3]]
+        if kind == "rosette":
+            scapes = [S._grow(rng, bases[0], -math.pi / 2 + rng.normal(0, 0.2),
+                              (region[3] - region[1]) * rng.uniform(0.4, 0.8), 3.0, region)
+                      for _ in range(int(rng.integers(1, 4)))]  # fmt: skip
+            before = scene.canvas.copy()
+            S._draw_stems(scene, [(s, max(1.5, ppm * 0.6)) for s in scapes])
+            thin |= (scene.canvas != before).any(-1)
+            stems = stems + [(s, 1.0) for s in scapes]
+        if rng.random() < 0.7:
+            tips = [pts[-1] for pts, _ in stems if len(pts) > 3]
+            _flowers(scene, parts, list(rng.permutation(tips))[: int(rng.integers(1, 8))])
+    if rng.random() < 0.6:
+        _roots(scene, thin, bases, region)
+    S._draw_clutter(scene, layout, stems)
+    leaf_mask = (scene.labels > 0) & ~scene.cover
+    plant_mask = ((scene.labels > 0) | thin | parts) & ~scene.cover
+    thin &= ~scene.cover & ~(scene.labels > 0)
+    mask = plant_mask if mask_class == "plant" else leaf_mask
+    rgb = S._scan(rng, scene.canvas)
+    truth = {
+        "px_per_mm": ppm,
+        "dpi": float(dpi),
+        "kind": kind,
+        "mask_class": mask_class,
+        "plant_area_mm2": float(plant_mask.sum()) / ppm**2,
+        "leaf_area_mm2": float(leaf_mask.sum()) / ppm**2,
+        "stem_px": int(thin.sum()),
+        "clutter": scene.clutter,
+    }
+    sheet = S.SyntheticSheet(rgb=rgb, mask=mask, px_per_mm=ppm, leaves=[], truth=truth)
+    sheet.thin = thin  # type: ignore[attr-defined]  # the stems, for stem-recall benchmarks
+    return sheet
+
+
+PLANT_TRUTH_COLUMNS = (
+    "sheet_id",
+    "kind",
+    "px_per_mm",
+    "plant_area_mm2",
+    "leaf_area_mm2",
+    "stem_px",
+)
+
+
+def _write_one(job: tuple) -> dict:
+    out, seed, index, width, height, dpi, mask_class = job
+    sheet = generate_plant_sheet(seed, width, height, dpi, index=index, mask_class=mask_class)
+    sid = S.sheet_id(index)
+    out_dir = Path(out)
+    Image.fromarray(sheet.rgb, "RGB").save(
+        out_dir / "sheets" / f"{sid}.jpg", format="JPEG", quality=S.JPEG_QUALITY, dpi=(dpi, dpi)
+    )
+    write_mask(out_dir / "masks" / f"{sid}.png", sheet.mask)
+    write_mask(out_dir / "stems" / f"{sid}.png", sheet.thin)  # type: ignore[attr-defined]
+    return {"sheet_id": sid} | {k: sheet.truth[k] for k in PLANT_TRUTH_COLUMNS[1:]}
+
+
+def generate_plant_collection(
+    out_dir: Path | str,
+    n_sheets: int,
+    seed: int,
+    width: int = 2000,
+    height: int = 3000,
+    dpi: float = 300.0,
+    workers: int = 1,
+    mask_class: str = "plant",
+) -> pd.DataFrame:
+    """Write ``n_sheets`` plant sheets, their masks, stem masks (``stems/``) and ``truth.csv``."""
+    out = Path(out_dir)
+    for sub in ("sheets", "masks", "stems"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    jobs = [(str(out), int(seed), i, int(width), int(height), float(dpi), mask_class)
+            for i in range(n_sheets)]  # fmt: skip
+    if workers > 1 and n_sheets > 1:
+        with multiprocessing.get_context().Pool(min(workers, n_sheets)) as pool:
+            rows = pool.map(_write_one, jobs, chunksize=1)
+    else:
+        rows = [_write_one(job) for job in jobs]
+    truth = pd.DataFrame(rows, columns=list(PLANT_TRUTH_COLUMNS))
+    truth.to_csv(out / "truth.csv", index=False)
+    return truth
