@@ -115,7 +115,7 @@ def main() -> int:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base_src)], cwd=REPO)
         diffs = compare(res_base, res_new)
-    n = sum(1 for p in res_new.rglob("*") if p.is_file()) if res_new.exists() else 0
+        n = sum(1 for p in res_new.rglob("*") if p.is_file())
     print(f"{args.base} vs working tree: {n} files written; {len(diffs)} differences")
     for line in diffs:
         print("  " + line)
