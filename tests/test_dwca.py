@@ -245,3 +245,27 @@ def test_zipped_archive_a_gbif_download_is_read(tmp_path, media, top_folder):
     assert sheets.loc["100__00123", "catalogNumber"] == "00012345"
     assert sheets.loc["100__00123", "path"] == str(media / "inst_a" / "00123.jpg")
     assert sheets.loc["300__gone", PRESET_ERROR] == "not found locally: gone.jpg"
+
+
+def test_meta_xml_defaults_and_a_broken_meta_xml(tmp_path):
+    """Attributes left out take the Darwin Core text guide's defaults (comma, double quote), as
+    iDigBio-style CSV archives rely on; a meta.xml that is not one is not an archive."""
+    arch = tmp_path / "csv_dwca"
+    arch.mkdir()
+    (arch / "meta.xml").write_text(
+        META.replace(
+            'fieldsTerminatedBy="\\t" linesTerminatedBy="\\n"\n        fieldsEnclosedBy=""', ""
+        )
+    )
+    core, media = dwca.read_meta(arch)
+    assert (media.sep, media.quote, media.header_lines) == (",", '"', 0)
+    assert (core.sep, core.quote, core.header_lines) == ("\t", "", 1)
+    assert media.defaults == {"license": "CC0"} and media.id_index == 0
+    (arch / "multimedia.txt").write_text('100,StillImage,"https://ex.org/a,b.jpg"\n')
+    table = dwca.read_table(media)
+    assert table.loc[0, "identifier"] == "https://ex.org/a,b.jpg"
+    assert table.loc[0, "coreid"] == "100"
+    (arch / "meta.xml").write_text("<archive><core>")  # cut off: not XML
+    with pytest.raises(dwca.MetaError, match="meta.xml"):
+        dwca.read_meta(arch)
+    assert dwca.is_archive(arch)  # a multimedia.txt beside it: read by sniffing its header

@@ -5,6 +5,11 @@ row per image, pointing at it by URL and at its occurrence record by ``coreid``/
 module turns such a table into sheet rows whose files are found locally (nothing is downloaded)
 and keeps every column, so each measurement can be joined back to its occurrence record. A row
 whose image cannot be found keeps its place with the reason, so no record is silently dropped.
+
+python-dwca-reader does the Darwin Core part (meta.xml, zipped archives and GBIF download zips);
+what is herbseg's own is reading the tables with every column kept (undeclared header columns,
+two namespaces' terms sharing a short name, a multimedia file with no meta.xml at all) and matching
+media rows to local files.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pandas as pd
+from dwca.descriptors import ArchiveDescriptor, DataFileDescriptor
 
 # Terms an image row is found by, in the order they are tried: GBIF puts the media URL in
 # dc:identifier, Audubon Core (iDigBio) in ac:accessURI.
@@ -33,6 +39,10 @@ TABLE_SUFFIXES = (".txt", ".csv", ".tsv")
 ERROR = "error"  # the column of rows that already failed here (not found, ambiguous, not an image)
 MEDIA_NAME = "media_name"  # the file name the row refers to, for sheet ids of unfound files
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class MetaError(ValueError):
+    """A meta.xml that does not describe a Darwin Core Archive."""
 
 
 @dataclass(frozen=True)
@@ -56,65 +66,47 @@ def short_term(term: str) -> str:
     return re.split(r"[/#:]", term.strip())[-1]
 
 
-def _unescape(value: str | None, default: str) -> str:
-    if value is None:
-        return default
-    return value.replace("\\t", "\t").replace("\\n", "\n").replace("\\r", "\r")
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _spec_from_xml(node: ET.Element, folder: Path) -> TableSpec | None:
-    location = next((e.text for e in node.iter() if _local(e.tag) == "location"), None)
-    if not location:
-        return None
-    fields: dict[int, str] = {}
-    defaults: dict[str, str] = {}
-    id_index = None
-    for child in node:
-        tag = _local(child.tag)
-        if tag in ("id", "coreid") and child.get("index") is not None:
-            id_index = int(child.get("index"))
-        elif tag == "field" and child.get("term"):
-            name = short_term(child.get("term"))
-            if child.get("index") is not None:
-                fields[int(child.get("index"))] = name
-            elif child.get("default") is not None:
-                defaults[name] = child.get("default")
+def _spec(descriptor: DataFileDescriptor, folder: Path) -> TableSpec:
+    """A python-dwca-reader file descriptor (meta.xml, parsed by the library) as a TableSpec."""
+    fields = {
+        f["index"]: short_term(f["term"]) for f in descriptor.fields if f["index"] is not None
+    }
+    defaults = {short_term(f["term"]): f["default"] for f in descriptor.fields
+                if f["index"] is None and f["default"] is not None}  # fmt: skip
+    id_index = descriptor.id_index if descriptor.represents_corefile else descriptor.coreid_index
+    # The Darwin Core text guide's defaults where meta.xml leaves an attribute out (the library
+    # assumes tab and no quoting there): comma-separated, double-quoted.
+    given = descriptor.raw_element.attrib
     return TableSpec(
-        path=folder / location.strip(),
-        sep=_unescape(node.get("fieldsTerminatedBy"), ","),
-        quote=_unescape(node.get("fieldsEnclosedBy"), '"'),
-        header_lines=int(node.get("ignoreHeaderLines") or 0),
-        encoding=node.get("encoding") or "utf-8",
+        path=folder / descriptor.file_location,
+        sep=descriptor.fields_terminated_by if "fieldsTerminatedBy" in given else ",",
+        quote=descriptor.fields_enclosed_by if "fieldsEnclosedBy" in given else '"',
+        header_lines=descriptor.lines_to_ignore,
+        encoding=descriptor.file_encoding or "utf-8",
         fields=fields,
         defaults=defaults,
         id_index=id_index,
-        row_type=node.get("rowType") or "",
+        row_type=descriptor.type or "",
     )
 
 
 def read_meta(folder: Path) -> tuple[TableSpec | None, TableSpec | None]:
     """The archive's (core, multimedia) tables from meta.xml; either may be absent.
 
-    The multimedia table is the one whose rowType is a Multimedia class (GBIF's simple multimedia
-    or Audubon Core) or, failing that, whose file is named multimedia.*.
+    python-dwca-reader parses meta.xml; the multimedia table is the one whose rowType is a
+    Multimedia class (GBIF's simple multimedia or Audubon Core) or, failing that, whose file is
+    named multimedia.*. A meta.xml that is not a valid archive descriptor raises ``MetaError``.
     """
-    root = ET.parse(folder / "meta.xml").getroot()
-    core, media = None, None
-    for node in root:
-        spec = _spec_from_xml(node, folder)
-        if spec is None:
-            continue
-        is_media = spec.row_type.lower().endswith("multimedia") or spec.path.name.lower() in (
-            MULTIMEDIA_NAMES
-        )
-        if _local(node.tag) == "core":
-            core = spec
-        if is_media and media is None:
-            media = spec
+    try:
+        meta = ArchiveDescriptor((folder / "meta.xml").read_text(encoding="utf-8"))
+    except (ET.ParseError, AttributeError, TypeError, ValueError) as exc:
+        raise MetaError(f"{folder / 'meta.xml'}: not a Darwin Core meta.xml ({exc})") from exc
+    specs = [_spec(d, folder) for d in [meta.core, *meta.extensions]]
+    media = next(
+        (s for s in specs if s.row_type.lower().endswith("multimedia")),
+        next((s for s in specs if s.path.name.lower() in MULTIMEDIA_NAMES), None),
+    )
+    core = specs[0]
     return (None if core is media else core), media
 
 
@@ -223,7 +215,7 @@ def is_archive(path: str | os.PathLike) -> bool:
         return False
     try:
         return read_meta(p)[1] is not None
-    except ET.ParseError:
+    except MetaError:
         return any((p / n).is_file() for n in MULTIMEDIA_NAMES)
 
 
@@ -233,7 +225,7 @@ def _specs_for(source: Path) -> tuple[TableSpec | None, TableSpec]:
     if (folder / "meta.xml").is_file():
         try:
             core, media = read_meta(folder)
-        except ET.ParseError:
+        except MetaError:
             core, media = None, None
         if media is not None and (source.is_dir() or media.path.resolve() == source.resolve()):
             return core, media
