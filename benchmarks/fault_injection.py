@@ -269,7 +269,17 @@ def cases() -> list[Case]:
             forcerun="predict",
         )
     )
-    c.append(Case("bundle-disk-full", "bundle", None, fault="disk", forcerun="predict"))
+    # The disk fills once the forced predict jobs have started (they first delete their old
+    # outputs, which would free the space a filler written before the run took).
+    c.append(
+        Case(
+            "predict-disk-full",
+            "predict",
+            appears("logs/predict/*.log"),
+            fault="disk",
+            forcerun="predict",
+        )  # fmt: skip
+    )
     return c
 
 
@@ -521,19 +531,29 @@ def disk_full(case: Case, work: Path, force: list[str]) -> str:
         return f"FAIL: cannot mount a tmpfs ({exc})"
     subprocess.run(["cp", "-a", f"{keep}/.", str(res)], check=True)
     shutil.rmtree(keep)
-    # Fill the rest so the first write of the forced stages already runs out of space.
+    # Start the forced stage; once its jobs run (their old outputs deleted), fill the tmpfs so
+    # their next writes run out of space.
+    proc = subprocess.Popen(snakemake_cmd(work, *force), cwd=REPO, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    hit = _watch(proc, work, case.trigger, timeout=3600)
     filler = res / "filler.bin"
     with open(filler, "wb") as f, __import__("contextlib").suppress(OSError):
         while True:
             f.write(b"\0" * 2**16)
-    first = run(work, *force)
+    out, err = proc.communicate(timeout=1800)
+    first = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    if not hit:
+        filler.unlink()
+        return "FAIL: the run ended before the disk was filled"
     logs = "\n".join(p.read_text(errors="replace") for p in (res / "logs").rglob("*.log"))
     loud = first.returncode != 0 and (
         "No space left" in first.stderr + logs or "Errno 28" in first.stderr + logs
     )
     filler.unlink()
     subprocess.run(["mount", "-o", f"remount,size={used * 3 + 64 * 2**20}", str(res)], check=True)
-    return f"ENOSPC run: rc {first.returncode}, loud={loud}" + ("" if loud else " FAIL")
+    return f"disk filled when {case.trigger.what}: rc {first.returncode}, loud={loud}" + (
+        "" if loud else " FAIL"
+    )
 
 
 def cleanup_mounts(root: Path) -> None:
