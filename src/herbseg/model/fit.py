@@ -1,5 +1,5 @@
 """One epoch of training and one of validation, and what they need: run-time switches, seeding,
-loss, learning-rate schedule, GPU switches.
+loss, learning-rate schedule, data loaders, GPU switches.
 
 The loop around them (resume, model selection, budgets) is :mod:`herbseg.stages.train`; these
 pieces take plain arguments so that a benchmark or a test can run an epoch without it.
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from herbseg.measurement.metrics import scores
 from herbseg.model.infer import autocast_for
@@ -139,6 +139,34 @@ def make_scheduler(
             optimizer, mode=mode, factor=0.5, patience=5
         )
     return None
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    num_workers: int,
+    seed: int,
+    pin: bool,
+    sampler: Sampler | None,
+) -> DataLoader:
+    """Batches of ``dataset``; with a ``sampler`` (training) in its order, else in file order."""
+    n = len(dataset)
+    # A trailing batch of one sample would crash BatchNorm in ASPP; drop it (it is a different
+    # sample every epoch, so nothing is lost for good).
+    drop_last = sampler is not None and n > batch_size and n % batch_size == 1
+    workers = max(0, int(num_workers))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        shuffle=False,
+        drop_last=drop_last,
+        num_workers=workers,
+        pin_memory=pin,
+        persistent_workers=workers > 0,
+        worker_init_fn=worker_init if workers > 0 else None,
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def train_epoch(

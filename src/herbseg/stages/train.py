@@ -43,13 +43,13 @@ from herbseg.model.data import FrameDataset, SeededSampler, build_augmentation, 
 from herbseg.model.fit import (
     Gpu,
     loss_fn_for,
+    make_loader,
     make_scheduler,
     runtime,
     seed_everything,
     step_scheduler,
     train_epoch,
     validate,
-    worker_init,
 )
 from herbseg.model.network import (
     build_model,
@@ -131,31 +131,6 @@ class TrainConfig:
             raise ValueError("batch_size must be at least 2 for DeepLabv3+ (BatchNorm in ASPP)")
         if self.epochs < 1:
             raise ValueError("epochs must be at least 1")
-
-
-# --------------------------------------------------------------------------- building blocks
-
-
-def _loader(
-    dataset: FrameDataset, cfg: TrainConfig, gpu: Gpu, sampler: SeededSampler | None
-) -> DataLoader:
-    n = len(dataset)
-    # A trailing batch of one sample would crash BatchNorm in ASPP; drop it (it is a different
-    # sample every epoch, so nothing is lost for good).
-    drop_last = sampler is not None and n > cfg.batch_size and n % cfg.batch_size == 1
-    workers = max(0, int(cfg.num_workers))
-    return DataLoader(
-        dataset,
-        batch_size=cfg.batch_size,
-        sampler=sampler,
-        shuffle=False,
-        drop_last=drop_last,
-        num_workers=workers,
-        pin_memory=gpu.pin,
-        persistent_workers=workers > 0,
-        worker_init_fn=worker_init if workers > 0 else None,
-        generator=torch.Generator().manual_seed(cfg.seed),
-    )
 
 
 def _identity(cfg: TrainConfig, checksum: str) -> dict[str, Any]:
@@ -278,7 +253,7 @@ def _build(
     val_loader = None
     if val_items:
         val_ds = FrameDataset(*zip(*val_items, strict=True), normalisation=norm)
-        val_loader = _loader(val_ds, cfg, gpu, None)
+        val_loader = make_loader(val_ds, cfg.batch_size, cfg.num_workers, cfg.seed, gpu.pin, None)
     return _Parts(
         model=model,
         optimizer=optimizer,
@@ -286,7 +261,9 @@ def _build(
         scaler=torch.amp.GradScaler("cuda", enabled=gpu.fp16),
         loss_fn=loss_fn_for(cfg.loss),
         sampler=sampler,
-        train_loader=_loader(train_ds, cfg, gpu, sampler),
+        train_loader=make_loader(
+            train_ds, cfg.batch_size, cfg.num_workers, cfg.seed, gpu.pin, sampler
+        ),
         val_loader=val_loader,
         device=device,
         gpu=gpu,
@@ -452,6 +429,9 @@ def _finish(
         "seconds": round(seconds, 3),
         "images_per_second": round(images / train_seconds, 3) if train_seconds > 0 else None,
     }
+
+
+# --------------------------------------------------------------------------- the workflow rule
 
 
 def _frame_pairs(
