@@ -31,7 +31,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from herbseg.stages.ingest import MANIFEST_COLUMNS, PROBLEM_COLUMNS, assign_shards, write_shards
+from herbseg.io.sheets import MANIFEST_COLUMNS
+from herbseg.stages.ingest import PROBLEM_COLUMNS, assign_shards, write_shards
 
 REPO = Path(__file__).resolve().parents[1]
 NAIVE_SNAKEFILE = REPO / "benchmarks" / "naive" / "Snakefile"

@@ -34,9 +34,10 @@ from pathlib import Path
 import torch
 from _report import write_report
 
+from herbseg.model.checkpoint import CHECKPOINT_NAME
 from herbseg.stages.ingest import ingest
 from herbseg.stages.resize import resize_shard
-from herbseg.stages.train import CHECKPOINT_NAME, TrainConfig, train
+from herbseg.stages.train import TrainConfig, train
 from herbseg.synth.sheets import generate_collection
 
 REPO = Path(__file__).resolve().parents[1]

@@ -35,7 +35,8 @@ from PIL import Image  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import write_report  # noqa: E402
 
-from herbseg.measurement.scale import Scale, _grey, detect_ruler_fit  # noqa: E402
+from herbseg.measurement.ruler import detect_ruler_fit, to_grey  # noqa: E402
+from herbseg.measurement.scale import Scale  # noqa: E402
 from herbseg.measurement.scale_detect import detect_scale  # noqa: E402
 from herbseg.reporting.scale_evidence import draw_scale_evidence  # noqa: E402
 from herbseg.stages.measure import MeasureSettings, scale_columns  # noqa: E402
@@ -87,7 +88,7 @@ def violaceae(lines: list[str], crops: list[Image.Image]) -> None:
     for sid in sorted(labels):
         rgb = np.asarray(Image.open(paths[sid]).convert("RGB"))
         found, dt = _timed(detect_scale, rgb)
-        _, dt_ticks = _timed(lambda a: detect_ruler_fit(_grey(a), (2.0, 60.0)), rgb)
+        _, dt_ticks = _timed(lambda a: detect_ruler_fit(to_grey(a), (2.0, 60.0)), rgb)
         t_all.append(dt)
         t_ticks.append(dt_ticks)
         used = found is not None and found.confidence >= THRESHOLD

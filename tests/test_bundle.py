@@ -17,7 +17,8 @@ import yaml
 from rocrate.rocrate import ROCrate
 
 from herbseg.io.files import sha256_file
-from herbseg.reporting.bundle import PROFILES, build_bundle, main, verify_bundle
+from herbseg.reporting.bundle import build_bundle, main, verify_bundle
+from herbseg.reporting.crate import PROFILES
 from tests.tiny_run import tiny_run
 
 

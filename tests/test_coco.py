@@ -11,7 +11,8 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from herbseg.io import coco
-from herbseg.stages.ingest import discover_sheets, ingest, render_coco
+from herbseg.io.sheets import discover_sheets
+from herbseg.stages.ingest import ingest, render_coco
 from tests.conftest import write_mask_file, write_sheet
 
 W, H = 30, 20

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from herbseg.io import dwca
-from herbseg.stages.ingest import PRESET_ERROR, discover_sheets, ingest
+from herbseg.io.sheets import PRESET_ERROR, discover_sheets
+from herbseg.stages.ingest import ingest
 from tests.conftest import write_mask_file, write_sheet
 from tests.test_workflow import TINY, run_snakemake
 

@@ -4,7 +4,8 @@ import time
 import pandas as pd
 import pytest
 
-from herbseg.stages.ingest import assign_shards, discover_sheets, ingest, match_masks
+from herbseg.io.sheets import discover_sheets
+from herbseg.stages.ingest import assign_shards, ingest, match_masks
 from tests.conftest import write_mask_file, write_sheet
 
 

@@ -9,7 +9,8 @@ import yaml
 from PIL import Image
 
 from herbseg.io.images import load_rgb, probe
-from herbseg.stages.ingest import DEFAULT_EXTENSIONS, ingest
+from herbseg.io.sheets import DEFAULT_EXTENSIONS
+from herbseg.stages.ingest import ingest
 from tests.conftest import REPO, write_sheet
 
 # What Pillow writes for each extension (the others are aliases of one of these formats).

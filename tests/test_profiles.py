@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from herbseg.stages.ingest import MANIFEST_COLUMNS, PROBLEM_COLUMNS, assign_shards, write_shards
+from herbseg.io.sheets import MANIFEST_COLUMNS
+from herbseg.stages.ingest import PROBLEM_COLUMNS, assign_shards, write_shards
 from tests.conftest import REPO
 from tests.test_workflow import TINY, planned_rules, run_snakemake
 

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from herbseg.measurement.ruler import detect_ruler
 from herbseg.measurement.scale import (
     Scale,
-    detect_ruler,
     dpi_px_per_mm,
     load_scale_table,
     resolve_scale,

@@ -18,8 +18,9 @@ import torch
 from safetensors.torch import load_file
 
 from herbseg.io.images import write_mask, write_rgb
+from herbseg.model.checkpoint import HISTORY_COLUMNS, read_history
 from herbseg.model.data import FrameDataset, build_augmentation
-from herbseg.stages.train import HISTORY_COLUMNS, TrainConfig, read_history, train
+from herbseg.stages.train import TrainConfig, train
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 SIZE = 64

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from herbseg.stages.ingest import annotation_matches, discover_sheets, skipped_files
+from herbseg.io.annotations import annotation_matches
+from herbseg.io.sheets import discover_sheets, skipped_files
 
 
 def describe_plan(config: dict[str, Any]) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from herbseg.stages.ingest import build_manifest, sheet_id_for
+from herbseg.io.sheets import sheet_id_for
+from herbseg.stages.ingest import build_manifest
 
 
 def _rows(paths: Sequence[str | os.PathLike], config: dict[str, Any]) -> pd.DataFrame:

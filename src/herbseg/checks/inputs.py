@@ -29,7 +29,7 @@ def check_sheets(config: dict[str, Any]) -> None:
     """The sheets folder, glob or list exists and holds at least one image ingest would take."""
     if _synth(config):  # the demo writes its own sheets
         return
-    from herbseg.stages.ingest import discover_sheets
+    from herbseg.io.sheets import discover_sheets
 
     source = str(config["sheets"])
     path = Path(source)
@@ -68,7 +68,8 @@ def check_annotations(config: dict[str, Any]) -> None:
     annotations = config.get("annotations")
     if not annotations or _synth(config):
         return
-    from herbseg.stages.ingest import annotation_matches, discover_sheets
+    from herbseg.io.annotations import annotation_matches
+    from herbseg.io.sheets import discover_sheets
 
     if not Path(annotations).exists():
         raise ConfigError(

@@ -3,7 +3,7 @@
 Each detector reports its own confidence (0..1, ~1 on a clear scale); the most confident wins.
 The kinds are
 
-* ``ticks``: a mm tick ruler (:func:`herbseg.measurement.scale.detect_ruler_fit`), any orientation;
+* ``ticks``: a mm tick ruler (:func:`herbseg.measurement.ruler.detect_ruler_fit`), any orientation;
 * ``checker``: a strip of alternating black/white 1 cm blocks, as on colour-checker cards and
   printed herbarium strips (:func:`herbseg.measurement.scale_checker.detect_checker`), any
   orientation.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.measure import block_reduce
 
-from herbseg.measurement.scale import _grey, detect_ruler_fit
+from herbseg.measurement.ruler import detect_ruler_fit, to_grey
 from herbseg.measurement.scale_checker import detect_checker
 
 _CHECKER_LONG_SIDE = 1000  # the checker scan runs on the sheet reduced by whole steps to ~this
@@ -68,7 +68,7 @@ def detect_scale(
     steps to a long side of ~1000 px (a 43 cm sheet at ~2.3 px/mm, where the Violaceae strips
     are read within 0.4 %), so their cost stays that of a phone photograph.
     """
-    grey = _grey(rgb)
+    grey = to_grey(rgb)
     if grey.ndim != 2 or min(grey.shape) < 16:
         return None
     found: list[Detection] = []

@@ -11,6 +11,7 @@ bundle and into every row of ``leaf_area.csv``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from typing import Any
 
 from herbseg.config.schema import schema_path
 from herbseg.io.files import sha256_file
+from herbseg.io.versions import herbseg_version, package_versions
 
 CARD_NAME = "model_card.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -118,6 +120,41 @@ def adopt_card(card: dict[str, Any], config: dict[str, Any]) -> list[tuple[str, 
         else:
             conflicts.append((key, have, wanted))
     return conflicts
+
+
+# What a model card records of the software that trained it (herbseg is added last).
+TRAINING_PACKAGES = ("torch", "segmentation-models-pytorch", "albumentations", "numpy")
+
+
+def training_card(
+    config: dict[str, Any],
+    *,
+    epochs_run: int,
+    best_epoch: int,
+    best_val_iou: float | None,
+    device: str,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """The card training writes beside each best model: its settings (``config``, a
+    ``TrainConfig`` as a dict), how far it got, where it ran, the software versions, the input
+    normalisation and the ``data`` facts (:func:`herbseg.model.data.data_facts`).
+
+    :func:`export_model` later completes it with the run's frame settings and test metrics.
+    """
+    from herbseg.model.network import normalisation_for
+
+    return {
+        "config": config,
+        "epochs_run": epochs_run,
+        "best_epoch": best_epoch,
+        "best_val_iou": best_val_iou,
+        "device": device,
+        "versions": {**package_versions(TRAINING_PACKAGES), "herbseg": herbseg_version()},
+        "encoder": config["encoder"],
+        "normalisation": normalisation_for(config["encoder"]),
+        **data,
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def export_model(

@@ -164,3 +164,19 @@ def split_ids_hash(train_ids: Sequence[str], val_ids: Sequence[str]) -> str:
     """sha256 of the sorted train and val sheet ids: tells whether two models saw the same split."""
     payload = {"train": sorted(train_ids), "val": sorted(val_ids)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def data_facts(
+    train_items: Sequence[tuple[Path, Path]], val_items: Sequence[tuple[Path, Path]]
+) -> dict[str, Any]:
+    """What a model card says of its training data: checksums of the files and of the split, and
+    the counts; two models with equal checksums were trained on the same frames and masks."""
+    paths = [p for item in (*train_items, *val_items) for p in item]
+    return {
+        "training_data_sha256": data_checksum(paths),
+        "split_ids_sha256": split_ids_hash(
+            [Path(i).stem for i, _ in train_items], [Path(i).stem for i, _ in val_items]
+        ),
+        "n_train": len(train_items),
+        "n_val": len(val_items),
+    }

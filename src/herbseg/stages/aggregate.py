@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from herbseg.stages.ingest import MANIFEST_COLUMNS
+from herbseg.io.sheets import MANIFEST_COLUMNS
 from herbseg.stages.specimens import with_keys
 
 

@@ -71,7 +71,7 @@ def select_sheets(manifest: pd.DataFrame, max_sheets: int | None, seed: int) -> 
 
 def sheets_root(source: str | os.PathLike, paths: Iterable[str]) -> Path | None:
     """The folder sheet ids are relative to: the ``sheets`` folder, else the files' common root
-    (a glob or a CSV list), as :func:`herbseg.stages.ingest.discover_sheets` derives ids."""
+    (a glob or a CSV list), as :func:`herbseg.io.sheets.discover_sheets` derives ids."""
     src = Path(source)
     if src.is_dir():
         return src

@@ -1,0 +1,240 @@
+"""One epoch of training and one of validation, and what they need: run-time switches, seeding,
+loss, learning-rate schedule, data loaders, GPU switches.
+
+The loop around them (resume, model selection, budgets) is :mod:`herbseg.stages.train`; these
+pieces take plain arguments so that a benchmark or a test can run an epoch without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from herbseg.measurement.metrics import scores
+from herbseg.model.infer import autocast_for
+
+
+@contextlib.contextmanager
+def runtime(
+    device: torch.device,
+    *,
+    threads: int | None,
+    deterministic: bool,
+    cudnn_benchmark: bool,
+    log: Callable[[str], None],
+) -> Iterator[None]:
+    """Apply thread, determinism and cuDNN settings for this run and restore them afterwards.
+
+    These are process-wide switches; restoring them keeps a deterministic run from slowing down
+    whatever the same process does next (tests, the workflow's inference stage).
+    """
+    saved = (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.deterministic,
+    )
+    try:
+        if device.type == "cpu" and threads:
+            torch.set_num_threads(int(threads))
+        if deterministic:
+            if device.type == "cuda":
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+                # The bilinear upsampling backward of DeepLabv3+ has no deterministic CUDA
+                # kernel; erroring would make deterministic GPU training impossible.
+                torch.use_deterministic_algorithms(True, warn_only=True)
+                log(
+                    "deterministic: on CUDA some kernels (bilinear upsampling backward) stay "
+                    "non-deterministic; bit-identical runs are guaranteed on CPU only"
+                )
+            else:
+                torch.use_deterministic_algorithms(True, warn_only=False)
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
+        elif device.type == "cuda":
+            torch.backends.cudnn.benchmark = bool(cudnn_benchmark)
+        yield
+    finally:
+        torch.set_num_threads(saved[0])
+        torch.use_deterministic_algorithms(saved[1], warn_only=saved[2])
+        torch.backends.cudnn.benchmark = saved[3]
+        torch.backends.cudnn.deterministic = saved[4]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def worker_init(worker_id: int) -> None:
+    """Seed numpy and random in a worker from its torch seed (itself derived from the generator)."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+class _BceDice(torch.nn.Module):
+    """BCE plus soft Dice: Dice counters the foreground/background imbalance of sparse sheets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bce = torch.nn.BCEWithLogitsLoss()
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        prob = torch.sigmoid(logits)
+        inter = (prob * target).sum()
+        dice = 1.0 - (2.0 * inter + 1.0) / (prob.sum() + target.sum() + 1.0)
+        return self.bce(logits, target) + dice
+
+
+def loss_fn_for(name: str) -> torch.nn.Module:
+    return torch.nn.BCEWithLogitsLoss() if name == "bce" else _BceDice()
+
+
+@dataclass
+class Gpu:
+    """The CUDA-only switches, resolved once so the loop does not re-check the device."""
+
+    autocast_on: bool
+    fp16: bool
+    memory_format: torch.memory_format
+    pin: bool
+
+    @classmethod
+    def resolve(
+        cls, device: torch.device, *, amp: bool, channels_last: bool, pin_memory: bool
+    ) -> Gpu:
+        """The settings (``train.amp`` …) as they apply on ``device``: off unless it is CUDA."""
+        cuda = device.type == "cuda"
+        amp = cuda and amp
+        return cls(
+            autocast_on=amp,
+            fp16=amp and not torch.cuda.is_bf16_supported(),
+            memory_format=torch.channels_last
+            if cuda and channels_last
+            else torch.contiguous_format,
+            pin=cuda and pin_memory,
+        )
+
+
+def make_scheduler(
+    name: str | None, optimizer: torch.optim.Optimizer, epochs: int, has_val: bool
+) -> Any:
+    """``train.lr_schedule``: None, cosine over ``epochs``, or halving on a plateau."""
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    if name == "plateau":
+        mode = "max" if has_val else "min"  # val IoU, or train loss without validation
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=mode, factor=0.5, patience=5
+        )
+    return None
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    num_workers: int,
+    seed: int,
+    pin: bool,
+    sampler: Sampler | None,
+) -> DataLoader:
+    """Batches of ``dataset``; with a ``sampler`` (training) in its order, else in file order."""
+    n = len(dataset)
+    # A trailing batch of one sample would crash BatchNorm in ASPP; drop it (it is a different
+    # sample every epoch, so nothing is lost for good).
+    drop_last = sampler is not None and n > batch_size and n % batch_size == 1
+    workers = max(0, int(num_workers))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        shuffle=False,
+        drop_last=drop_last,
+        num_workers=workers,
+        pin_memory=pin,
+        persistent_workers=workers > 0,
+        worker_init_fn=worker_init if workers > 0 else None,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def train_epoch(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    loss_fn: torch.nn.Module,
+    device: torch.device,
+    gpu: Gpu,
+) -> float:
+    """One pass over the training data; returns the mean loss per image.
+
+    The loss is summed on the device and read once at the end: reading it every step would
+    make the CPU wait for the GPU after each batch (small batches, as the paper's 3, pay most).
+    """
+    model.train()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0
+    for x, y in loader:
+        x = x.to(device, non_blocking=gpu.pin).contiguous(memory_format=gpu.memory_format)
+        y = y.to(device, non_blocking=gpu.pin)
+        optimizer.zero_grad(set_to_none=True)
+        with autocast_for(device, gpu.autocast_on):
+            logits = model(x)
+        loss = loss_fn(logits.float(), y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        total += loss.detach().double() * len(x)
+        count += len(x)
+    return float(total) / max(count, 1)
+
+
+def validate(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    loss_fn: torch.nn.Module,
+    device: torch.device,
+    gpu: Gpu,
+) -> tuple[float, float]:
+    """Mean loss per image and IoU pooled over all validation pixels.
+
+    Pooling (one IoU of summed counts) rather than averaging per-sheet IoUs keeps sheets with
+    tiny leaves from dominating model selection.
+    """
+    model.eval()
+    total, count = 0.0, 0
+    tp = fp = fn = 0
+    with torch.inference_mode(), autocast_for(device, gpu.autocast_on):
+        for x, y in loader:
+            x = x.to(device, non_blocking=gpu.pin).contiguous(memory_format=gpu.memory_format)
+            y = y.to(device, non_blocking=gpu.pin)
+            logits = model(x).float()
+            total += float(loss_fn(logits, y)) * len(x)
+            count += len(x)
+            pred, truth = logits > 0, y > 0.5
+            tp += int((pred & truth).sum())
+            fp += int((pred & ~truth).sum())
+            fn += int((~pred & truth).sum())
+    return total / max(count, 1), scores(tp, fp, fn, 0)["iou"]
+
+
+def step_scheduler(scheduler: Any, metric: float) -> None:
+    """Step per epoch; the plateau scheduler watches val IoU, or train loss without val."""
+    if scheduler is None:
+        return
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(metric)
+    else:
+        scheduler.step()
