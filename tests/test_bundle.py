@@ -49,6 +49,9 @@ def test_crate_declares_the_workflow_run_crate_profiles(bundle):
     assert workflow["programmingLanguage"].id.endswith("#snakemake")
     assert crate.root_dataset["license"].id == "https://spdx.org/licenses/CC-BY-4.0"
     assert (path / "ro-crate-preview.html").is_file()
+    # the whole library, every layer, so the bundle stands alone
+    library = {p.relative_to(path / "source").as_posix() for p in (path / "source").rglob("*.py")}
+    assert {"src/herbseg/stages/measure.py", "src/herbseg/io/files.py"} <= library
 
 
 def test_one_create_action_runs_the_workflow_on_inputs_to_results(bundle):

@@ -52,7 +52,7 @@ SOURCE_GLOBS = [
     "workflow/report/*",
     "envs/*",
     "config/*",
-    "src/herbseg/*.py",
+    "src/herbseg/**/*.py",  # the library, every layer
     "requirements.txt",
     "pyproject.toml",
     "Makefile",
