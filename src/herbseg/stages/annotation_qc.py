@@ -31,7 +31,7 @@ with its score and, when anything was found, the reason in words — nothing is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,22 +59,11 @@ class QCSettings:
     min_score: float = 0.8
     tolerance: float = 0.02
     long_side: int = 512
-    mask_class: str = "leaf"
-    aspect_tolerance: float = 0.05
+    mask_class: str = field(default="leaf", metadata={"config": "model.mask_class"})
+    aspect_tolerance: float = field(
+        default=0.05, metadata={"config": "ingest.mask_aspect_tolerance"}
+    )
     overlays: int = 8
-
-    @classmethod
-    def from_config(
-        cls, qc: dict[str, Any], mask_class: str = "leaf", aspect_tolerance: float = 0.05
-    ) -> QCSettings:
-        return cls(
-            min_score=float(qc.get("min_score", cls.min_score)),
-            tolerance=float(qc.get("tolerance", cls.tolerance)),
-            long_side=int(qc.get("long_side", cls.long_side)),
-            mask_class=mask_class,
-            aspect_tolerance=float(aspect_tolerance),
-            overlays=int(qc.get("overlays", cls.overlays)),
-        )
 
 
 @dataclass

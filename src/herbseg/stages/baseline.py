@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,16 +77,6 @@ class BaselineSettings:
             raise ValueError(f"baseline.method must be one of {METHODS}, got {self.method!r}")
         if self.long_side < 64:
             raise ValueError("baseline.long_side must be at least 64")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> BaselineSettings:
-        """From the config section; unknown keys are errors so a typo cannot go unnoticed."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown baseline settings {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -34,8 +34,10 @@ FORMATS = ("polygon", "rle")
 
 @dataclass(frozen=True)
 class BootstrapSettings:
-    """What the ``bootstrap:`` config section controls (``source`` is resolved by the rule)."""
+    """What the ``bootstrap:`` config section controls (``source`` ``auto`` is resolved by the
+    rule, which passes the resolved source as ``params.source``)."""
 
+    source: str = "auto"
     max_sheets: int | None = 50
     seed: int = 0
     category: str = "leaf"
@@ -46,11 +48,6 @@ class BootstrapSettings:
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"bootstrap.format must be one of {FORMATS}, got {self.format!r}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> BootstrapSettings:
-        """From the config section, ignoring ``source`` (the workflow decides what it means)."""
-        return cls(**{k: v for k, v in values.items() if k != "source"})
 
 
 def select_sheets(manifest: pd.DataFrame, max_sheets: int | None, seed: int) -> pd.DataFrame:

@@ -31,12 +31,23 @@ _NO = {"no", "n", "false", "0", "not intact", "rejected"}
 LABEL_COLUMNS = ["sheet_id", "leaf_id", "intact"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClassifySettings:
-    """What a user may tune: the decision threshold and how training examples are matched."""
+    """The ``classify:`` config section: the decision threshold, how training examples are
+    matched, and the classifier a run trains (``arch``, ``inputs``, ``size``, ``epochs``, ``lr``,
+    ``seed``) or reads (``model``)."""
 
+    enabled: bool = False
+    model: str | None = None
+    labels: str | None = None
     threshold: float = 0.5
     match_px: float = 25.0  # sheet pixels between a component's and a true leaf's centroid
+    arch: str = "mobilenet_v3_small"
+    size: int = 64
+    inputs: tuple[str, ...] = ("mask", "size")
+    epochs: int = 40
+    lr: float = 0.004
+    seed: int = 0
 
 
 def _sheet_rgb(row: dict, shape: tuple[int, int]) -> np.ndarray:

@@ -12,26 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from herbseg.config.settings import settings_from
 from herbseg.io.images import SheetError, load_rgb, read_mask
 from herbseg.io.progress import Progress
+from herbseg.io.tables import SHEET_COLUMNS, TRAIT_COLUMNS
 from herbseg.measurement.intact_choice import apply_verdicts
 from herbseg.measurement.postprocess import PostprocessSettings, clean
 from herbseg.measurement.scale import Scale, resolve_scale
 from herbseg.measurement.traits import IntactRule, leaf_traits, sheet_summary
-
-SHEET_COLUMNS = [
-    "sheet_id", "path", "status", "error", "width", "height", "leaf_px", "leaf_fraction",
-    "n_leaves", "n_intact", "px_per_mm", "scale_source", "scale_confidence", "scale_kind",
-    "scale_orientation", "scale_found_px_per_mm", "scale_span_px", "scale_line", "scale_note",
-    "leaf_area_mm2",
-    "median_intact_leaf_area_mm2", "median_intact_leaf_length_mm", "predicted_mask", "shard",
-]  # fmt: skip
-TRAIT_COLUMNS = [
-    "sheet_id", "leaf_id", "area_px", "area_mm2", "perimeter_px", "perimeter_mm", "length_px",
-    "length_mm", "width_px", "width_mm", "solidity", "eccentricity", "bbox", "centroid_x",
-    "centroid_y", "touches_edge", "intact", "intact_by", "intact_prob", "intact_rule",
-]  # fmt: skip
-
 
 @dataclass
 class MeasureSettings:
@@ -46,19 +34,19 @@ class MeasureSettings:
     ruler_long_side: int = 2000
     min_dpi: float = 100.0
     ignore_dpi: tuple[float, ...] = field(default=(72.0, 96.0))
+    scale_table: str | None = None  # CSV of key,px_per_mm (the rule's input when set)
+    scale_key: str = "sheet_id"
     # The config's `postprocess:` clean-up; `min_leaf_px` is applied through it as well.
-    postprocess: PostprocessSettings = field(default_factory=PostprocessSettings)
+    postprocess: PostprocessSettings = field(
+        default_factory=PostprocessSettings, metadata={"config": "postprocess"}
+    )
 
-    @classmethod
-    def from_config(cls, measure: dict, postprocess: dict) -> MeasureSettings:
-        """From the config's ``measure:`` and ``postprocess:`` sections (schema-validated)."""
-        keys = ("min_leaf_px", "min_solidity", "max_area_fraction", "exclude_edge", "ruler",
-                "min_ruler_confidence", "ruler_long_side", "min_dpi")  # fmt: skip
-        return cls(
-            **{k: measure[k] for k in keys},
-            ignore_dpi=tuple(measure["ignore_dpi"]),
-            postprocess=PostprocessSettings.from_dict(postprocess),
-        )
+
+def measure_settings(measure: dict | None, postprocess: dict | None) -> MeasureSettings:
+    """From the config's ``measure:`` and ``postprocess:`` sections (the classify stage cuts the
+    same components, so it builds its measure settings here too)."""
+    cleanup = settings_from(PostprocessSettings, postprocess, "postprocess")
+    return settings_from(MeasureSettings, measure, "measure", postprocess=cleanup)
 
 
 def _float(v) -> float | None:
