@@ -6,12 +6,14 @@ arguments, so the same file came back with ``sheet_id`` 0007 as ``7`` in one sta
 each kind of table has one policy:
 
 * sheet ids are always text (a catalogue number 0007 must not become 7);
-* ``manifest`` tables (the manifest, the shard lists, ``problems.csv``) are text throughout: their
-  columns carry ids, paths and catalogue fields that are never computed on;
-* ``predictions`` and ``sheets`` (``leaf_area.csv``) keep an empty cell as ``""``: their ``error``
-  and path columns are copied into later tables as written;
-* every other kind (``leaves``, ``split``, ``frames``, ``verdicts``, …) reads a blank as missing,
-  as its numeric columns need.
+* ``text``: every column as written, an empty cell as ``""``: the manifest, the shard lists and
+  ``problems.csv`` (ids, paths and catalogue fields that are never computed on), and any table a
+  stage goes through row by row to copy or print its values (the report's overlays and scale
+  evidence, the Darwin Core export);
+* ``predictions``: an empty cell stays ``""``, since its ``error`` and ``mask_path`` are copied
+  into the measure tables as written;
+* every other kind (``sheets`` = ``leaf_area.csv``, ``leaves`` = ``leaf_traits.csv``, ``split``,
+  ``frames``, ``verdicts``, …) reads a blank as missing, as its numeric columns need.
 """
 
 from __future__ import annotations
@@ -44,15 +46,16 @@ TRAIT_COLUMNS = [
 
 _ID = {"sheet_id": str}
 POLICY: dict[str, dict[str, Any]] = {
-    "manifest": {"dtype": str, "keep_default_na": False},
+    "text": {"dtype": str, "keep_default_na": False},
     "predictions": {"dtype": _ID, "keep_default_na": False},
-    "sheets": {"dtype": _ID, "keep_default_na": False},
+    "sheets": {"dtype": _ID},  # leaf_area.csv, for its numbers
     "leaves": {"dtype": _ID},
     "frames": {"dtype": _ID},  # resize/<shard>/resize.csv
     "split": {"dtype": _ID},
     "verdicts": {"dtype": _ID},  # classify/<shard>/leaf_class.csv
     "qc": {"dtype": _ID},  # ingest/annotation_qc.csv
-    "scores": {"dtype": _ID},  # evaluate/per_sheet.csv, the synthetic truth tables
+    "scores": {"dtype": _ID},  # evaluate/per_sheet.csv, baseline/per_sheet.csv
+    "truth": {"dtype": _ID},  # the synthetic generator's truth.csv and truth_leaves.csv
 }
 
 

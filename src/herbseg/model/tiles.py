@@ -35,13 +35,12 @@ from herbseg.model.masks import write_prediction
 
 @dataclass(frozen=True)
 class TileSettings:
-    """``predict.tiles`` of the config (a field of :class:`herbseg.stages.predict.PredictSettings`)."""
+    """``predict.tiles`` of the config (a field of ``herbseg.stages.predict.PredictSettings``)."""
 
     enabled: bool = False
     long_side: int = 2048
     tile: int = 512
     overlap: float = 0.25
-
 
 
 def starts(n: int, tile: int, overlap: float) -> list[int]:

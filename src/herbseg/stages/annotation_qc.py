@@ -40,7 +40,10 @@ import pandas as pd
 from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
+from herbseg.config.settings import settings_from
+from herbseg.io.files import write_csv
 from herbseg.io.images import SheetError, load_rgb, read_mask
+from herbseg.io.tables import read_tables
 from herbseg.stages.baseline import BaselineSettings, segment
 
 QC_COLUMNS = [
@@ -271,7 +274,9 @@ def annotation_qc(
 ) -> pd.DataFrame:
     """The QC table of every annotated ``ok`` sheet; the ``settings.overlays`` lowest-scoring
     masks are drawn into ``overlay_dir`` (``<rank>_<sheet>.jpg``)."""
-    rows = manifest[(manifest["status"] == "ok") & manifest["has_mask"].astype(bool)]
+    # has_mask is True/False, or "True"/"False" when the shard lists are read as text
+    has_mask = manifest["has_mask"].astype(str).str.lower() == "true"
+    rows = manifest[(manifest["status"] == "ok") & has_mask]
     results: list[QCResult] = []
     for row in rows.to_dict("records"):
         res = check_row(row, settings)
@@ -296,3 +301,19 @@ def annotation_qc(
 def excluded_ids(qc: pd.DataFrame) -> set[str]:
     """Sheets whose masks training and evaluation must leave out."""
     return set(qc.loc[qc["status"] == EXCLUDED, "sheet_id"].astype(str))
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule annotation_qc: the annotated shards' lists (``inputs.shards``) checked mask by mask."""
+    manifest = read_tables(inputs.shards, "text")
+    if not len(manifest.columns):
+        manifest = pd.DataFrame(columns=["sheet_id", "status", "has_mask"])
+    settings = settings_from(
+        QCSettings,
+        params.qc,
+        "annotation_qc",
+        mask_class=params.mask_class,
+        aspect_tolerance=params.aspect_tolerance,
+    )
+    table = annotation_qc(manifest, settings, Path(outputs.overlays), log=log)
+    write_csv(table, outputs.table)

@@ -42,10 +42,12 @@ from skimage.filters import threshold_otsu
 from skimage.measure import label, regionprops
 from skimage.morphology import convex_hull_image
 
-from herbseg.io.files import atomic_write_text
+from herbseg.config.settings import settings_from
+from herbseg.io.files import atomic_write_text, write_csv
 from herbseg.io.geometry import MASK_TABLE_COLUMNS, output_size
 from herbseg.io.images import SheetError, load_rgb, read_mask, write_mask
 from herbseg.io.progress import Progress
+from herbseg.io.tables import read_table, read_tables
 from herbseg.measurement.postprocess import PostprocessSettings, clean
 
 METHODS = ("otsu", "learned")
@@ -458,3 +460,33 @@ def segment_rows(
                      "mask_w": mask_w, "mask_h": mask_h})  # fmt: skip
         progress.update()
     return pd.DataFrame(done, columns=MASK_TABLE_COLUMNS)
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule baseline: fit on the train and val sheets, score the masks of the test sheets with
+    evaluate's code (same split, mask geometry and scoring as the network)."""
+    from herbseg.stages.evaluate import evaluate
+
+    settings = settings_from(BaselineSettings, params.baseline, "baseline")
+    sheets = read_tables(inputs.sheets, "text")
+    rows = read_table(inputs.split, "split").merge(
+        sheets[sheets["status"] == "ok"], on="sheet_id", how="left"
+    )
+    if rows["mask_path"].isna().any():
+        raise ValueError("split names sheets that are not annotated ok sheets")
+    model = None
+    if settings.method == "learned":
+        model = fit_rows(rows[rows["split"].isin(["train", "val"])], settings, log=log)
+    save_fitted(outputs.model, settings, model)
+    test = rows[rows["split"] == "test"]
+    masks = Path(outputs.masks)
+    table = segment_rows(test, masks, settings, model, long_side=params.long_side, log=log)
+    failed = table[table["status"] != "ok"]
+    if len(failed):
+        raise ValueError(f"baseline failed on test sheets: {', '.join(failed['sheet_id'])}")
+    items = table[["sheet_id", "mask_path"]].rename(columns={"mask_path": "pred_path"})
+    truth = test[["sheet_id", "mask_path"]].rename(columns={"mask_path": "truth_path"})
+    per_sheet, summary = evaluate(items.merge(truth, on="sheet_id"))
+    write_csv(per_sheet, outputs.per_sheet)
+    write_csv(summary, outputs.summary)
+    log("baseline, test split: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.iloc[0].items()))

@@ -13,13 +13,15 @@ import numpy as np
 import pandas as pd
 
 from herbseg.config.settings import settings_from
+from herbseg.io.files import write_csv
 from herbseg.io.images import SheetError, load_rgb, read_mask
 from herbseg.io.progress import Progress
-from herbseg.io.tables import SHEET_COLUMNS, TRAIT_COLUMNS
+from herbseg.io.tables import SHEET_COLUMNS, TRAIT_COLUMNS, read_table
 from herbseg.measurement.intact_choice import apply_verdicts
 from herbseg.measurement.postprocess import PostprocessSettings, clean
-from herbseg.measurement.scale import Scale, resolve_scale
+from herbseg.measurement.scale import Scale, load_scale_table, resolve_scale
 from herbseg.measurement.traits import IntactRule, leaf_traits, sheet_summary
+
 
 @dataclass
 class MeasureSettings:
@@ -222,3 +224,23 @@ def measure_shard(
         f"{len(leaf_table)} leaves"
     )
     return sheet_table, leaf_table
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule measure: one shard's ``leaf_area.csv`` and ``leaf_traits.csv``."""
+    settings = measure_settings(params.measure, params.postprocess)
+    table = load_scale_table(inputs.scale_table) if settings.scale_table else None
+    verdicts = (
+        read_table(inputs.verdicts, "verdicts") if getattr(inputs, "verdicts", None) else None
+    )
+    sheets, leaves = measure_shard(
+        read_table(inputs.sheets, "text"),
+        read_table(inputs.predictions, "predictions"),
+        scale_table=table,
+        scale_key=settings.scale_key,
+        settings=settings,
+        log=log,
+        verdicts=verdicts,
+    )
+    write_csv(sheets, outputs.sheets)
+    write_csv(leaves, outputs.leaves)

@@ -32,8 +32,8 @@ from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb
 from herbseg.io.progress import Progress
 from herbseg.io.tables import PREDICTION_COLUMNS, failed_row, read_table
 from herbseg.measurement.refine import RefineSettings, band_px
-from herbseg.model.infer import predict_proba
 from herbseg.model.card import check_frames
+from herbseg.model.infer import predict_proba
 from herbseg.model.masks import write_prediction
 from herbseg.model.network import load_model, read_card, resolve_device
 from herbseg.model.tiles import TileSettings, predict_tiled_shard
@@ -86,7 +86,9 @@ def _whole(value):
 
 
 def _failed(row: dict, error: str) -> dict:
-    return failed_row(row["sheet_id"], error, _whole(row.get("sheet_w")), _whole(row.get("sheet_h")))
+    return failed_row(
+        row["sheet_id"], error, _whole(row.get("sheet_w")), _whole(row.get("sheet_h"))
+    )
 
 
 def _write(
@@ -223,7 +225,7 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
     ok = resized.loc[resized["status"] == "ok", ["frame", "mode"]]
     for frame, mode in ok.drop_duplicates().values:
         check_frames(read_card(inputs.model), int(frame), str(mode), inputs.table)
-    sheets = read_table(inputs.sheets, "manifest")
+    sheets = read_table(inputs.sheets, "text")
     common = dict(device=device, batch_size=p.batch_size, long_side=p.long_side,
                   threshold=p.threshold, amp=p.amp, channels_last=p.channels_last,
                   refine=p.refine, max_megapixels=params.max_megapixels, log=log)  # fmt: skip
