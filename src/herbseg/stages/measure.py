@@ -23,9 +23,10 @@ from herbseg.measurement.scale import Scale, load_scale_table, resolve_scale
 from herbseg.measurement.traits import IntactRule, leaf_traits, sheet_summary
 
 
-@dataclass
+@dataclass(frozen=True)
 class MeasureSettings:
-    """What a user may tune; ``min_leaf_px`` is in sheet pixels, whatever the mask size."""
+    """The ``measure:`` config section, with the ``postprocess:`` clean-up nested (see
+    :func:`measure_settings`); ``min_leaf_px`` is in sheet pixels, whatever the mask size."""
 
     min_leaf_px: int = 200
     min_solidity: float = 0.80
