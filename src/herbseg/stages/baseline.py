@@ -44,10 +44,10 @@ from skimage.morphology import convex_hull_image
 
 from herbseg.config.settings import settings_from
 from herbseg.io.files import atomic_write_text, write_csv
-from herbseg.io.geometry import MASK_TABLE_COLUMNS, output_size
+from herbseg.io.geometry import output_size
 from herbseg.io.images import SheetError, load_rgb, read_mask, write_mask
 from herbseg.io.progress import Progress
-from herbseg.io.tables import read_table, read_tables
+from herbseg.io.tables import PREDICTION_COLUMNS, read_table, read_tables
 from herbseg.measurement.postprocess import PostprocessSettings, clean
 
 METHODS = ("otsu", "learned")
@@ -459,7 +459,7 @@ def segment_rows(
         done.append({**base, "status": "ok", "error": "", "mask_path": str(path),
                      "mask_w": mask_w, "mask_h": mask_h})  # fmt: skip
         progress.update()
-    return pd.DataFrame(done, columns=MASK_TABLE_COLUMNS)
+    return pd.DataFrame(done, columns=PREDICTION_COLUMNS)
 
 
 def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
