@@ -44,7 +44,7 @@ from violaceae_register import REPO, register_all  # noqa: E402
 from herbseg.measurement.label_refine import refine_labels  # noqa: E402
 from herbseg.measurement.refine import RefineSettings  # noqa: E402
 from herbseg.model.network import load_model  # noqa: E402
-from herbseg.reporting.plots import OverlayItem, render_overlay  # noqa: E402
+from herbseg.reporting.overlays import OverlayItem, render_overlay  # noqa: E402
 from herbseg.stages.annotation_qc import QCSettings, annotation_qc, excluded_ids  # noqa: E402
 from herbseg.stages.baseline import BaselineSettings, fit_rows, segment_rows  # noqa: E402
 from herbseg.stages.ingest import ingest  # noqa: E402
@@ -67,7 +67,7 @@ def train_config(cfg: dict, args: argparse.Namespace) -> TrainConfig:
         device=args.device,
         num_workers=int(cfg["train"].get("num_workers", 0)),
         threads=args.threads,
-        max_train_minutes=float(minutes) if minutes else None,
+        max_minutes=float(minutes) if minutes else None,
         **t,
     )
 

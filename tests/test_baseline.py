@@ -89,8 +89,10 @@ def test_learned_model_fits_saves_and_generalises(tmp_path):
 
 
 def test_settings_are_checked():
-    with pytest.raises(ValueError, match="unknown baseline"):
-        BaselineSettings.from_dict({"methd": "otsu"})
+    from herbseg.config.settings import settings_from
+
+    with pytest.raises(ValueError, match="baseline.methd"):
+        settings_from(BaselineSettings, {"methd": "otsu"}, "baseline")
     with pytest.raises(ValueError, match="method"):
         BaselineSettings(method="kmeans")
     with pytest.raises(ValueError, match="fitted model"):

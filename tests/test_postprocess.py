@@ -47,9 +47,11 @@ def test_sizes_are_sheet_pixels_whatever_the_mask_size():
 
 
 def test_unknown_settings_are_refused():
-    with pytest.raises(ValueError, match="unknown postprocess"):
-        PostprocessSettings.from_dict({"fill_hole_px": 3})
-    assert PostprocessSettings.from_dict(None) == PostprocessSettings()
+    from herbseg.config.settings import settings_from
+
+    with pytest.raises(ValueError, match="postprocess.fill_hole_px"):
+        settings_from(PostprocessSettings, {"fill_hole_px": 3}, "postprocess")
+    assert settings_from(PostprocessSettings, None, "postprocess") == PostprocessSettings()
 
 
 def test_measure_cleans_through_postprocess_and_keeps_min_leaf_px(tmp_path):

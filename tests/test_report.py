@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from herbseg.reporting import plots
+from herbseg.reporting import overlays, plots
 from tests.test_workflow import run_snakemake
 from tests.tiny_run import tiny_run
 
@@ -225,7 +225,7 @@ def _tables():
 
 def test_overlay_plan_picks_worst_problems_and_a_seeded_sample():
     manifest, problems, per_sheet, leaf_area = _tables()
-    plan = plots.plan_overlays(
+    plan = overlays.plan_overlays(
         manifest, problems, per_sheet, leaf_area, n_worst=1, n_problems=5, n_random=2, seed=1
     )
     by_reason = {}
@@ -238,7 +238,7 @@ def test_overlay_plan_picks_worst_problems_and_a_seeded_sample():
     assert any("orphan.png" in line for line in plan.unreadable)
     randoms = [i.sheet_id for i in by_reason["random"]]
     assert len(randoms) == 2 and "b" not in randoms
-    again = plots.plan_overlays(
+    again = overlays.plan_overlays(
         manifest, problems, per_sheet, leaf_area, n_worst=1, n_problems=5, n_random=2, seed=1
     )
     assert [i.sheet_id for i in again.items if i.reason == "random"] == randoms

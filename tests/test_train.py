@@ -17,6 +17,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from herbseg.config.schema import ConfigError
+from herbseg.config.settings import settings_from
 from herbseg.io.images import write_mask, write_rgb
 from herbseg.model.checkpoint import HISTORY_COLUMNS, read_history
 from herbseg.model.data import FrameDataset, build_augmentation
@@ -149,7 +151,7 @@ def test_config_change_starts_over(frames, tmp_path):
 def test_no_validation_selects_by_train_loss_and_time_budget_stops(frames, tmp_path):
     lines: list[str] = []
     result = train(
-        frames[0], [], tmp_path, small_config(epochs=5, max_train_minutes=1e-6), log=lines.append
+        frames[0], [], tmp_path, small_config(epochs=5, max_minutes=1e-6), log=lines.append
     )
     assert any(s.startswith("warning") and "training loss" in s for s in lines)
     assert any("time budget" in s for s in lines)
@@ -181,9 +183,11 @@ def test_losses_and_schedules_survive_a_resume(frames, tmp_path, loss, schedule)
 def test_bad_settings_are_rejected():
     with pytest.raises(ValueError, match="batch_size"):
         small_config(batch_size=1).validate()
-    with pytest.raises(ValueError, match="unknown"):
-        TrainConfig.from_dict({"encoder": "resnet18", "learning_rate": 1})
-    assert TrainConfig.from_dict({"epochs": 3}).epochs == 3
+    with pytest.raises(ConfigError, match="'train.learning_rate'"):
+        settings_from(TrainConfig, {"learning_rate": 1}, "train")
+    with pytest.raises(ConfigError, match="train.encoder"):  # a model key, not train's
+        settings_from(TrainConfig, {"encoder": "resnet18"}, "train")
+    assert settings_from(TrainConfig, {"epochs": 3}, "train", threads=2).epochs == 3
 
 
 # --------------------------------------------------------------------------- resume & determinism

@@ -48,12 +48,11 @@ def predict_sheets(
     ``out_dir``; returns the leaf-area table (one row per given file, errors included)."""
     import torch
 
-    from herbseg.measurement.postprocess import PostprocessSettings
-    from herbseg.measurement.refine import RefineSettings
+    from herbseg.config.settings import settings_from
     from herbseg.model.network import load_model, resolve_device
-    from herbseg.reporting.plots import OverlayItem, _measure_text, render_overlay
-    from herbseg.stages.measure import MeasureSettings, measure_shard
-    from herbseg.stages.predict import predict_shard
+    from herbseg.reporting.overlays import OverlayItem, _measure_text, render_overlay
+    from herbseg.stages.measure import measure_settings, measure_shard
+    from herbseg.stages.predict import PredictSettings, predict_shard
     from herbseg.stages.resize import resize_shard
 
     out = Path(out_dir)
@@ -61,8 +60,8 @@ def predict_sheets(
     rows = _rows(paths, config)
     torch.set_num_threads(threads)
     max_mp = config["ingest"]["max_megapixels"]
-    p, m = config["predict"], config["measure"]
-    device = resolve_device(p["device"])
+    p = settings_from(PredictSettings, config["predict"], "predict")
+    device = resolve_device(p.device)
     model = load_model(Path(model_dir), device)
     with tempfile.TemporaryDirectory(prefix="herbseg-frames-") as tmp:
         resized = resize_shard(
@@ -71,19 +70,12 @@ def predict_sheets(
         )  # fmt: skip
         resized = resized.astype({"sheet_id": str})
         preds = predict_shard(
-            model, resized, out / "masks", device=device, batch_size=p["batch_size"],
-            long_side=p["long_side"], threshold=p["threshold"], amp=p["amp"],
-            channels_last=p["channels_last"], threads=threads, sheets=rows,
-            refine=RefineSettings.from_config(p), tta=p["tta"], max_megapixels=max_mp, log=log,
+            model, resized, out / "masks", device=device, batch_size=p.batch_size,
+            long_side=p.long_side, threshold=p.threshold, amp=p.amp,
+            channels_last=p.channels_last, threads=threads, sheets=rows,
+            refine=p.refine, tta=p.tta, max_megapixels=max_mp, log=log,
         )  # fmt: skip
-    settings = MeasureSettings(
-        min_leaf_px=m["min_leaf_px"], min_solidity=m["min_solidity"],
-        max_area_fraction=m["max_area_fraction"], exclude_edge=m["exclude_edge"],
-        ruler=m["ruler"], min_ruler_confidence=m["min_ruler_confidence"],
-        ruler_long_side=m["ruler_long_side"], min_dpi=m["min_dpi"],
-        ignore_dpi=tuple(m["ignore_dpi"]),
-        postprocess=PostprocessSettings.from_dict(config["postprocess"]),
-    )  # fmt: skip
+    settings = measure_settings(config["measure"], config["postprocess"])
     preds = preds.astype({"sheet_id": str}).fillna("")
     sheets, leaves = measure_shard(rows, preds, settings=settings, log=log)
     sheets = sheets.drop(columns=["shard"])

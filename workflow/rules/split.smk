@@ -19,5 +19,6 @@ rule split:
         runtime=10,
     params:
         split=config["split"],
+        annotations=config["annotations"],
     script:
         "../scripts/split.py"

@@ -1,16 +1,8 @@
-"""Compare the demo's measurements with the generator's truth and print the headline figures."""
+"""Compare the demo's measurements with the generator's truth (rule demo_check)."""
 
-from herbseg.io.files import write_csv
 from herbseg.io.logs import job_log
-from herbseg.reporting.demo import demo_check
 
 with job_log(snakemake.log[0]) as log:
-    check = demo_check(
-        snakemake.input.leaf_area,
-        snakemake.input.leaf_traits,
-        snakemake.input.summary,
-        snakemake.input.truth,
-    )
-    write_csv(check, snakemake.output[0])
-    for row in check.itertuples():
-        log(f"{row.metric}: {row.value:.4f} ({row.detail})")
+    from herbseg.reporting.demo import run
+
+    run(snakemake.input, snakemake.output, snakemake.params, threads=snakemake.threads, log=log)

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
+from herbseg.io.tables import PREDICTION_COLUMNS
+
 MODES = ("squash", "letterbox")
 GEOMETRY_COLUMNS = ("sheet_w", "sheet_h", "frame", "mode", "box_x", "box_y", "box_w", "box_h")
 
@@ -122,20 +124,9 @@ def frame_to_sheet(
     return frame_to_grid(prob, geom, out_w, out_h) >= threshold
 
 
-# The table of a shard's predicted masks, written by predict and by the baseline alike: each mask's
-# file and the grid it is on (see output_size). Here, not in herbseg.stages.predict, so the
-# baseline can
-# use it without importing torch.
-MASK_TABLE_COLUMNS = [
-    "sheet_id",
-    "status",
-    "error",
-    "mask_path",
-    "mask_w",
-    "mask_h",
-    "sheet_w",
-    "sheet_h",
-]
+# The predictions table's columns live in herbseg.io.tables with the other tables'; this name stays
+# for the modules that import it from here.
+MASK_TABLE_COLUMNS = PREDICTION_COLUMNS
 
 
 def output_size(sheet_w: int, sheet_h: int, long_side: int | None) -> tuple[int, int]:

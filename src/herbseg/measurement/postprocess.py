@@ -8,7 +8,7 @@ setting means the same thing on a thumbnail-sized mask and on the full scan.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -24,24 +24,13 @@ class PostprocessSettings:
     have no holes, but a network leaves pinholes on glossy or damaged blades. ``speck_radius_px``:
     a binary opening of this radius removes specks and thin fringes — it also removes stems
     thinner than twice the radius, so keep it small for whole-plant masks.
-    ``min_component_px``: connected components smaller than this are dropped.
+    ``min_component_px``: connected components smaller than this are dropped. Built from the
+    section by :func:`herbseg.config.settings.settings_from` (unknown keys are an error).
     """
 
     fill_holes_px: int = 0
     speck_radius_px: float = 0.0
     min_component_px: int = 0
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> PostprocessSettings:
-        """From the config section; unknown keys are an error so a typo cannot switch a step off."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(
-                f"unknown postprocess settings {sorted(unknown)}; known: {sorted(known)}"
-            )
-        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -23,8 +23,7 @@ the colour of the paper), the network's mask is returned unchanged and the calle
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -40,22 +39,16 @@ class RefineSettings:
     pixels may be added, in bands. ``context``: the paper ring reaches ``context`` bands beyond
     that. ``evidence``: the most log-odds colour may add or remove. ``min_accuracy``: the colour
     model must classify its own samples at least this well, else the sheet keeps the net's mask.
+    Built by :attr:`herbseg.stages.predict.PredictSettings.refine` from the ``predict:`` section.
     """
 
-    enabled: bool = True
-    band: float = 1.0
-    reach: float = 1.0
-    context: float = 3.0
-    evidence: float = 4.0
-    samples: int = 20000
-    min_accuracy: float = 0.90
-
-    @classmethod
-    def from_config(cls, predict: dict[str, Any]) -> RefineSettings:
-        return cls(
-            enabled=bool(predict.get("refine_edges", True)),
-            band=float(predict.get("refine_band", 1.0)),
-        )
+    enabled: bool = field(default=True, metadata={"config": "predict.refine_edges"})
+    band: float = field(default=1.0, metadata={"config": "predict.refine_band"})
+    reach: float = field(default=1.0, metadata={"fixed": True})
+    context: float = field(default=3.0, metadata={"fixed": True})
+    evidence: float = field(default=4.0, metadata={"fixed": True})
+    samples: int = field(default=20000, metadata={"fixed": True})
+    min_accuracy: float = field(default=0.90, metadata={"fixed": True})
 
 
 def band_px(settings: RefineSettings, grid_px_per_frame_px: float) -> int:

@@ -18,38 +18,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
 
-from herbseg.io.geometry import MASK_TABLE_COLUMNS, output_size
-from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb, write_mask
+from herbseg.io.geometry import output_size
+from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb
 from herbseg.io.progress import Progress
-from herbseg.measurement.refine import RefineSettings, band_px, refine_edges
+from herbseg.io.tables import PREDICTION_COLUMNS, failed_row
+from herbseg.measurement.refine import RefineSettings, band_px
 from herbseg.model.infer import predict_proba
+from herbseg.model.masks import write_prediction
 
 
 @dataclass(frozen=True)
 class TileSettings:
-    """``predict.tiles`` of the config."""
+    """``predict.tiles`` of the config (a field of ``herbseg.stages.predict.PredictSettings``)."""
 
     enabled: bool = False
     long_side: int = 2048
     tile: int = 512
     overlap: float = 0.25
-
-    @classmethod
-    def from_config(cls, predict: dict[str, Any]) -> TileSettings:
-        t = dict(predict.get("tiles") or {})
-        return cls(
-            enabled=bool(t.get("enabled", False)),
-            long_side=int(t.get("long_side", cls.long_side)),
-            tile=int(t.get("tile", cls.tile)),
-            overlap=float(t.get("overlap", cls.overlap)),
-        )
 
 
 def starts(n: int, tile: int, overlap: float) -> list[int]:
@@ -127,8 +118,7 @@ def predict_tiled_shard(
         try:
             rgb = load_rgb(row["path"], min_size=(ww, wh), max_megapixels=max_megapixels)
         except (SheetError, OSError) as exc:
-            rows.append({"sheet_id": sid, "status": "error", "mask_path": "", "sheet_w": sw,
-                         "sheet_h": sh, "error": f"sheet unreadable: {exc}"})  # fmt: skip
+            rows.append(failed_row(sid, f"sheet unreadable: {exc}", sw, sh))
             progress.update(1)
             continue
         work = np.asarray(Image.fromarray(rgb).resize((ww, wh), Image.Resampling.BILINEAR))
@@ -137,13 +127,11 @@ def predict_tiled_shard(
         if (w, h) != (ww, wh):
             prob = np.asarray(Image.fromarray(prob).resize((w, h), Image.Resampling.BILINEAR))
             work = np.asarray(Image.fromarray(work).resize((w, h), Image.Resampling.BILINEAR))
-        mask = prob >= threshold
         band = band_px(refine, w / ww) if refine else 0  # one frame pixel = one working pixel
-        if band:
-            mask, _ = refine_edges(prob, work, band, threshold, refine)
-        path = out_dir / f"{sid}.png"
-        write_mask(path, mask)
-        rows.append({"sheet_id": sid, "status": "ok", "error": "", "mask_path": str(path),
-                     "mask_w": w, "mask_h": h, "sheet_w": sw, "sheet_h": sh})  # fmt: skip
+        row_out, _ = write_prediction(
+            prob, sid, out_dir, (sw, sh), threshold=threshold, band=band, refine=refine,
+            sheet_rgb=lambda work=work: work,
+        )  # fmt: skip
+        rows.append(row_out)
         progress.update(1)
-    return pd.DataFrame(rows, columns=MASK_TABLE_COLUMNS)
+    return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)

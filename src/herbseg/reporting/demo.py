@@ -6,11 +6,15 @@ how far the whole chain (segmentation, scale, measurement) is from the truth, no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
+
+from herbseg.io.files import write_csv
+from herbseg.io.tables import read_table
 
 
 def _median_rel(measured: pd.Series, truth: pd.Series) -> float:
@@ -46,9 +50,9 @@ def match_leaves(pred: pd.DataFrame, truth: pd.DataFrame, max_px: float) -> pd.D
 
 def demo_check(leaf_area: str, leaf_traits: str, summary: str, truth: str) -> pd.DataFrame:
     """Headline figures of a demo run: test IoU, area, scale and leaf-size errors."""
-    sheets = pd.read_csv(leaf_area, dtype={"sheet_id": str})
-    leaves = pd.read_csv(leaf_traits, dtype={"sheet_id": str})
-    true_sheets = pd.read_csv(truth, dtype={"sheet_id": str})
+    sheets = read_table(leaf_area, "sheets")
+    leaves = read_table(leaf_traits, "leaves")
+    true_sheets = read_table(truth, "truth")
     iou = float(pd.read_csv(summary)["iou"].iloc[0])
     both = sheets.merge(true_sheets, on="sheet_id", suffixes=("", "_true"))
     rows = [
@@ -79,7 +83,7 @@ def demo_check(leaf_area: str, leaf_traits: str, summary: str, truth: str) -> pd
     ]
     truth_leaves_path = Path(truth).with_name("truth_leaves.csv")
     if truth_leaves_path.exists() and len(leaves):
-        true_leaves = pd.read_csv(truth_leaves_path, dtype={"sheet_id": str})
+        true_leaves = read_table(truth_leaves_path, "truth")
         intact = true_leaves[true_leaves["intact"].astype(str).str.lower() == "true"]
         max_px = float(np.median(both["px_per_mm_true"])) * 5  # within 5 mm
         pairs = match_leaves(leaves, intact, max_px)
@@ -97,6 +101,14 @@ def demo_check(leaf_area: str, leaf_traits: str, summary: str, truth: str) -> pd
                 },
             ]
     return pd.DataFrame(rows, columns=["metric", "value", "detail"])
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule demo_check: ``demo_check.csv`` and its figures in the log."""
+    check = demo_check(inputs.leaf_area, inputs.leaf_traits, inputs.summary, inputs.truth)
+    write_csv(check, outputs[0])
+    for row in check.itertuples():
+        log(f"{row.metric}: {row.value:.4f} ({row.detail})")
 
 
 def main(argv: list[str] | None = None) -> int:

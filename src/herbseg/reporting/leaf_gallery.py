@@ -8,13 +8,16 @@ into a labels CSV (``labels_template``) that the next training run uses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from herbseg.io.files import write_csv
 from herbseg.io.images import SheetError, load_rgb
+from herbseg.io.tables import read_table, read_tables
 
 TILE = 128
 CAPTION = 14
@@ -102,3 +105,24 @@ def labels_template(leaves: pd.DataFrame) -> pd.DataFrame:
             "intact_by": leaves.get("intact_by", "rule"),
         }
     )
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule leaf_gallery: contact sheets of the kept and rejected leaves of a seeded sample of
+    sheets, and every verdict as a labels CSV to correct."""
+    leaves = read_table(inputs.leaves, "leaves")
+    rows = read_table(inputs.manifest, "text")
+    rows = rows[rows["status"] == "ok"]
+    preds = read_tables(inputs.predictions, "predictions")
+    mask_w = dict(zip(preds["sheet_id"], pd.to_numeric(preds["mask_w"], errors="coerce")))
+    sample = rows["sheet_id"].sample(n=min(len(rows), 12), random_state=params.report["seed"])
+    chosen = leaves[leaves["sheet_id"].isin(set(sample))] if len(leaves) else leaves
+    if not len(leaves):
+        leaves = pd.DataFrame(columns=["sheet_id", "leaf_id", "bbox", "intact", "intact_prob"])
+        chosen = leaves
+    by = leaves["intact_by"].iloc[0] if "intact_by" in leaves and len(leaves) else "rule"
+    for kind, out in (("kept", outputs.kept), ("rejected", outputs.rejected)):
+        part = chosen[chosen["intact"].astype(bool) == (kind == "kept")]
+        n = gallery_png(part, rows, out, f"{kind} as intact leaves by the {by}", mask_w=mask_w)
+        log(f"{kind}: {n} leaves drawn")
+    write_csv(labels_template(leaves), outputs.labels)

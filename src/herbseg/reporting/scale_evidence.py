@@ -10,13 +10,16 @@ needed (``scale_line``, ``scale_found_px_per_mm``), so nothing is detected twice
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from herbseg.io.files import write_csv
 from herbseg.io.images import SheetError, load_rgb
+from herbseg.io.tables import read_table
 
 PROBLEM_COLUMNS = ["kind", "sheet_id", "path", "status", "error"]  # as ingest/problems.csv
 
@@ -157,3 +160,18 @@ def write_scale_evidence(
         written.append(path)
     log(f"{len(written)} scale evidence crops in {out_dir}")
     return written
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule scale_evidence: the refused-scale problem table and the crops (``leaf_area.csv`` read
+    as text: its rows are printed, not computed on)."""
+    sheets = read_table(inputs.leaf_area, "text")
+    write_csv(scale_problems(sheets), outputs.problems)
+    p = params.report
+    plan = plan_scale_evidence(
+        sheets,
+        n_sample=p["n_scale_sample"],
+        low_confidence=p["scale_low_confidence"],
+        seed=p["seed"],
+    )
+    write_scale_evidence(plan, outputs.crops, log=log)

@@ -31,7 +31,7 @@ with its score and, when anything was found, the reason in words — nothing is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,10 @@ import pandas as pd
 from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
+from herbseg.config.settings import settings_from
+from herbseg.io.files import write_csv
 from herbseg.io.images import SheetError, load_rgb, read_mask
+from herbseg.io.tables import read_tables
 from herbseg.stages.baseline import BaselineSettings, segment
 
 QC_COLUMNS = [
@@ -59,22 +62,11 @@ class QCSettings:
     min_score: float = 0.8
     tolerance: float = 0.02
     long_side: int = 512
-    mask_class: str = "leaf"
-    aspect_tolerance: float = 0.05
+    mask_class: str = field(default="leaf", metadata={"config": "model.mask_class"})
+    aspect_tolerance: float = field(
+        default=0.05, metadata={"config": "ingest.mask_aspect_tolerance"}
+    )
     overlays: int = 8
-
-    @classmethod
-    def from_config(
-        cls, qc: dict[str, Any], mask_class: str = "leaf", aspect_tolerance: float = 0.05
-    ) -> QCSettings:
-        return cls(
-            min_score=float(qc.get("min_score", cls.min_score)),
-            tolerance=float(qc.get("tolerance", cls.tolerance)),
-            long_side=int(qc.get("long_side", cls.long_side)),
-            mask_class=mask_class,
-            aspect_tolerance=float(aspect_tolerance),
-            overlays=int(qc.get("overlays", cls.overlays)),
-        )
 
 
 @dataclass
@@ -282,7 +274,9 @@ def annotation_qc(
 ) -> pd.DataFrame:
     """The QC table of every annotated ``ok`` sheet; the ``settings.overlays`` lowest-scoring
     masks are drawn into ``overlay_dir`` (``<rank>_<sheet>.jpg``)."""
-    rows = manifest[(manifest["status"] == "ok") & manifest["has_mask"].astype(bool)]
+    # has_mask is True/False, or "True"/"False" when the shard lists are read as text
+    has_mask = manifest["has_mask"].astype(str).str.lower() == "true"
+    rows = manifest[(manifest["status"] == "ok") & has_mask]
     results: list[QCResult] = []
     for row in rows.to_dict("records"):
         res = check_row(row, settings)
@@ -307,3 +301,19 @@ def annotation_qc(
 def excluded_ids(qc: pd.DataFrame) -> set[str]:
     """Sheets whose masks training and evaluation must leave out."""
     return set(qc.loc[qc["status"] == EXCLUDED, "sheet_id"].astype(str))
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule annotation_qc: the annotated shards' lists (``inputs.shards``) checked mask by mask."""
+    manifest = read_tables(inputs.shards, "text")
+    if not len(manifest.columns):
+        manifest = pd.DataFrame(columns=["sheet_id", "status", "has_mask"])
+    settings = settings_from(
+        QCSettings,
+        params.qc,
+        "annotation_qc",
+        mask_class=params.mask_class,
+        aspect_tolerance=params.aspect_tolerance,
+    )
+    table = annotation_qc(manifest, settings, Path(outputs.overlays), log=log)
+    write_csv(table, outputs.table)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,12 @@ from skimage.filters import threshold_otsu
 from skimage.measure import label, regionprops
 from skimage.morphology import convex_hull_image
 
-from herbseg.io.files import atomic_write_text
-from herbseg.io.geometry import MASK_TABLE_COLUMNS, output_size
+from herbseg.config.settings import settings_from
+from herbseg.io.files import atomic_write_text, write_csv
+from herbseg.io.geometry import output_size
 from herbseg.io.images import SheetError, load_rgb, read_mask, write_mask
 from herbseg.io.progress import Progress
+from herbseg.io.tables import PREDICTION_COLUMNS, read_table, read_tables
 from herbseg.measurement.postprocess import PostprocessSettings, clean
 
 METHODS = ("otsu", "learned")
@@ -77,16 +79,6 @@ class BaselineSettings:
             raise ValueError(f"baseline.method must be one of {METHODS}, got {self.method!r}")
         if self.long_side < 64:
             raise ValueError("baseline.long_side must be at least 64")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> BaselineSettings:
-        """From the config section; unknown keys are errors so a typo cannot go unnoticed."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown baseline settings {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -467,4 +459,34 @@ def segment_rows(
         done.append({**base, "status": "ok", "error": "", "mask_path": str(path),
                      "mask_w": mask_w, "mask_h": mask_h})  # fmt: skip
         progress.update()
-    return pd.DataFrame(done, columns=MASK_TABLE_COLUMNS)
+    return pd.DataFrame(done, columns=PREDICTION_COLUMNS)
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule baseline: fit on the train and val sheets, score the masks of the test sheets with
+    evaluate's code (same split, mask geometry and scoring as the network)."""
+    from herbseg.stages.evaluate import evaluate
+
+    settings = settings_from(BaselineSettings, params.baseline, "baseline")
+    sheets = read_tables(inputs.sheets, "text")
+    rows = read_table(inputs.split, "split").merge(
+        sheets[sheets["status"] == "ok"], on="sheet_id", how="left"
+    )
+    if rows["mask_path"].isna().any():
+        raise ValueError("split names sheets that are not annotated ok sheets")
+    model = None
+    if settings.method == "learned":
+        model = fit_rows(rows[rows["split"].isin(["train", "val"])], settings, log=log)
+    save_fitted(outputs.model, settings, model)
+    test = rows[rows["split"] == "test"]
+    masks = Path(outputs.masks)
+    table = segment_rows(test, masks, settings, model, long_side=params.long_side, log=log)
+    failed = table[table["status"] != "ok"]
+    if len(failed):
+        raise ValueError(f"baseline failed on test sheets: {', '.join(failed['sheet_id'])}")
+    items = table[["sheet_id", "mask_path"]].rename(columns={"mask_path": "pred_path"})
+    truth = test[["sheet_id", "mask_path"]].rename(columns={"mask_path": "truth_path"})
+    per_sheet, summary = evaluate(items.merge(truth, on="sheet_id"))
+    write_csv(per_sheet, outputs.per_sheet)
+    write_csv(summary, outputs.summary)
+    log("baseline, test split: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.iloc[0].items()))

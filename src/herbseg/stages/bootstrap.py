@@ -15,10 +15,11 @@ keeps masks exact, for tools that edit masks.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,28 @@ from pycocotools import mask as mask_utils
 from scipy import ndimage as ndi
 from skimage.measure import approximate_polygon, find_contours
 
+from herbseg.config.settings import settings_from
+from herbseg.io.files import write_csv
+from herbseg.io.images import read_mask
+from herbseg.io.tables import read_table
+from herbseg.measurement.postprocess import PostprocessSettings, clean
+from herbseg.stages.baseline import (
+    BaselineSettings,
+    load_fitted,
+    load_sheet,
+    segment,
+    working_size,
+)
+
 FORMATS = ("polygon", "rle")
 
 
 @dataclass(frozen=True)
 class BootstrapSettings:
-    """What the ``bootstrap:`` config section controls (``source`` is resolved by the rule)."""
+    """What the ``bootstrap:`` config section controls (``source`` ``auto`` is resolved by the
+    rule, which passes the resolved source as ``params.source``)."""
 
+    source: str = "auto"
     max_sheets: int | None = 50
     seed: int = 0
     category: str = "leaf"
@@ -46,11 +62,6 @@ class BootstrapSettings:
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"bootstrap.format must be one of {FORMATS}, got {self.format!r}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> BootstrapSettings:
-        """From the config section, ignoring ``source`` (the workflow decides what it means)."""
-        return cls(**{k: v for k, v in values.items() if k != "source"})
 
 
 def select_sheets(manifest: pd.DataFrame, max_sheets: int | None, seed: int) -> pd.DataFrame:
@@ -204,3 +215,54 @@ def build_coco(
     return coco, pd.DataFrame(
         table, columns=["sheet_id", "path", "file_name", "n_annotations", "plant_fraction"]
     )
+
+
+def candidates(inputs, params, chosen: pd.DataFrame, log: Callable[[str], None]):
+    """The chosen sheets that get a candidate, and ``mask(row)``: the trained model's cleaned
+    prediction (``params.source`` model) or the classical baseline's mask (baseline: the fitted
+    one, else Otsu's threshold)."""
+    cleanup = settings_from(PostprocessSettings, params.postprocess, "postprocess")
+    if params.source == "model":
+        preds = pd.concat([read_table(t, "predictions") for t in inputs.predictions])
+        preds = preds[preds["status"] == "ok"].set_index("sheet_id")
+        missing = sorted(set(chosen["sheet_id"]) - set(preds.index))
+        if missing:  # failed in predict: their rows there say why
+            log(f"{len(missing)} drawn sheets have no prediction and are left out")
+            chosen = chosen[~chosen["sheet_id"].isin(missing)]
+
+        def from_model(row: dict) -> np.ndarray:
+            mask = read_mask(preds.loc[row["sheet_id"], "mask_path"])
+            return clean(mask, cleanup, scale=mask.shape[1] / int(row["width"]))
+
+        return chosen, from_model
+
+    base = settings_from(BaselineSettings, params.baseline, "baseline")
+    fitted = load_fitted(inputs.baseline) if getattr(inputs, "baseline", None) else None
+    if fitted is None and base.method == "learned":
+        log("no fitted baseline (no annotations): Otsu's threshold instead")
+        base = replace(base, method="otsu")
+
+    def from_baseline(row: dict) -> np.ndarray:
+        w, h = int(row["width"]), int(row["height"])
+        mask = segment(load_sheet(row, base), base, fitted, working_size(w, h, base.long_side), w)
+        return clean(mask, cleanup, scale=mask.shape[1] / w)
+
+    return chosen, from_baseline
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule bootstrap: ``candidates.json`` (COCO) and ``candidates.csv``."""
+    settings = settings_from(BootstrapSettings, params.bootstrap, "bootstrap")
+    manifest = read_table(inputs.manifest, "text")
+    chosen = select_sheets(manifest, settings.max_sheets, settings.seed)
+    root = sheets_root(params.sheets, manifest.loc[manifest["status"] == "ok", "path"])
+    log(
+        f"{len(chosen)} of the unannotated sheets drawn (seed {settings.seed}); "
+        f"source {params.source}"
+    )
+    chosen, mask = candidates(inputs, params, chosen, log)
+    description = f"herbseg bootstrap ({params.source})"
+    coco, table = build_coco(chosen, mask, root, settings, description=description, log=log)
+    with open(outputs.coco, "w", encoding="utf-8") as fh:
+        json.dump(coco, fh)
+    write_csv(table, outputs.table)

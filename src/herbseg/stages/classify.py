@@ -16,27 +16,42 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from PIL import Image
 from scipy.optimize import linear_sum_assignment
 
+from herbseg.config.settings import settings_from
+from herbseg.io.files import write_csv
 from herbseg.io.images import SheetError, load_rgb
 from herbseg.io.progress import Progress
+from herbseg.io.tables import read_table
 from herbseg.measurement.intact_choice import VERDICT_COLUMNS
 from herbseg.measurement.leaf_crops import Component, sheet_crops
-from herbseg.model.leaf_classifier import ClassifierCard, predict_proba
-from herbseg.stages.measure import MeasureSettings, cleaned_mask
+from herbseg.model.leaf_classifier import ClassifierCard, load, predict_proba
+from herbseg.stages.measure import MeasureSettings, cleaned_mask, measure_settings
 
 _YES = {"yes", "y", "true", "1", "intact"}
 _NO = {"no", "n", "false", "0", "not intact", "rejected"}
 LABEL_COLUMNS = ["sheet_id", "leaf_id", "intact"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClassifySettings:
-    """What a user may tune: the decision threshold and how training examples are matched."""
+    """The ``classify:`` config section: the decision threshold, how training examples are
+    matched, and the classifier a run trains (``arch``, ``inputs``, ``size``, ``epochs``, ``lr``,
+    ``seed``) or reads (``model``)."""
 
+    enabled: bool = False
+    model: str | None = None
+    labels: str | None = None
     threshold: float = 0.5
     match_px: float = 25.0  # sheet pixels between a component's and a true leaf's centroid
+    arch: str = "mobilenet_v3_small"
+    size: int = 64
+    inputs: tuple[str, ...] = ("mask", "size")
+    epochs: int = 40
+    lr: float = 0.004
+    seed: int = 0
 
 
 def _sheet_rgb(row: dict, shape: tuple[int, int]) -> np.ndarray:
@@ -191,3 +206,20 @@ def training_set(
         raise ValueError("no training examples: no sheet has synthetic truth or user labels")
     table = pd.DataFrame(index, columns=["sheet_id", "leaf_id", "intact", "source"])
     return np.stack(xs), np.array(ys, np.float32), table
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule classify: every measured component of one shard scored as intact or not."""
+    torch.set_num_threads(threads)
+    settings = settings_from(ClassifySettings, params.classify, "classify")
+    net, card = load(inputs.model)
+    table = classify_shard(
+        read_table(inputs.sheets, "text"),
+        read_table(inputs.predictions, "predictions"),
+        net,
+        card,
+        measure_settings(params.measure, params.postprocess),
+        settings,
+        log=log,
+    )
+    write_csv(table, outputs[0])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ import pandas as pd
 
 from herbseg import __version__
 from herbseg.io.files import atomic_open, write_csv
+from herbseg.io.tables import read_table
 from herbseg.model.card import weights_sha256
 from herbseg.stages.specimens import SPECIMEN_KEYS, rollup
 
@@ -188,10 +190,9 @@ def export(
     id_column: str | None = None,
 ) -> tuple[int, int, str]:
     """Run the stage; returns (measurement rows, occurrences, link column)."""
-    read = {"dtype": str, "keep_default_na": False}
-    sheets = pd.read_csv(leaf_area, **read)
+    sheets = read_table(leaf_area, "text")  # values are written as they were measured
     try:
-        leaves = pd.read_csv(leaf_traits, **read)
+        leaves = read_table(leaf_traits, "text")
     except pd.errors.EmptyDataError:
         leaves = pd.DataFrame()
     mof, core, link = measurements(
@@ -199,3 +200,15 @@ def export(
     )
     write_archive(out_dir, mof, core)
     return len(mof), len(core), link
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule dwc_export: ``measurementorfact.txt``, ``occurrence.txt`` and ``meta.xml``."""
+    n_rows, n_occurrences, link = export(
+        inputs.leaf_area,
+        inputs.leaf_traits,
+        inputs.model,
+        Path(outputs.mof).parent,
+        id_column=params.id_column,
+    )
+    log(f"{n_rows} MeasurementOrFact rows for {n_occurrences} occurrences, linked by {link}")

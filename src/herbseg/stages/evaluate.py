@@ -7,14 +7,19 @@ frame), because that is the mask users measure leaves on.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
+from herbseg.io.files import atomic_write_text, write_csv
 from herbseg.io.images import read_mask
+from herbseg.io.tables import read_table, read_tables
 from herbseg.measurement.metrics import confusion, scores
 from herbseg.model.network import read_card
+from herbseg.stages.specimens import with_keys
 
 SCORE_COLUMNS = ["iou", "dice", "precision", "recall", "accuracy"]
 
@@ -63,9 +68,9 @@ def evaluate_split(
     split_csv: str, prediction_tables: list[str], shard_lists: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score the ``test`` sheets of a split file; a test sheet without a prediction is an error."""
-    split = pd.read_csv(split_csv, dtype={"sheet_id": str})
-    preds = pd.concat([pd.read_csv(p, dtype={"sheet_id": str}) for p in prediction_tables])
-    sheets = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in shard_lists])
+    split = read_table(split_csv, "split")
+    preds = pd.concat([read_table(p, "predictions") for p in prediction_tables])
+    sheets = pd.concat([read_table(p, "text") for p in shard_lists])
     test = split.loc[split["split"] == "test", ["sheet_id"]]
     items = (
         test.merge(
@@ -95,10 +100,23 @@ def card_with_metrics(model_dir: str, summary: pd.DataFrame, split_csv: str) -> 
     what ``train`` produced.
     """
     card = read_card(model_dir)
-    split = pd.read_csv(split_csv, dtype={"sheet_id": str})
+    split = read_table(split_csv, "split")
     ids = "\n".join(f"{s}\t{i}" for s, i in sorted(zip(split["split"], split["sheet_id"])))
     card["split_sheet_ids_sha256"] = hashlib.sha256(ids.encode()).hexdigest()
     card["split_counts"] = {k: int(v) for k, v in split["split"].value_counts().items()}
     card["test_metrics"] = {k: float(v) for k, v in summary.iloc[0].items() if k != "n_sheets"}
     card["test_metrics"]["n_sheets"] = int(summary["n_sheets"].iloc[0])
     return card
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule evaluate: per-sheet and pooled scores of the test split, and the model card with
+    them (written beside the model, which stays as train wrote it)."""
+    per_sheet, summary = evaluate_split(inputs.split, inputs.predictions, inputs.sheets)
+    if len(inputs.sheets):  # catalogNumber, occurrenceID, … beside sheet_id
+        per_sheet = with_keys(per_sheet, read_tables(inputs.sheets, "text"))
+    write_csv(per_sheet, outputs.per_sheet)
+    write_csv(summary, outputs.summary)
+    card = card_with_metrics(inputs.model, summary, inputs.split)
+    atomic_write_text(outputs.card, json.dumps(card, indent=2, sort_keys=True) + "\n")
+    log("test split: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.iloc[0].items()))

@@ -12,30 +12,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from herbseg.config.settings import settings_from
+from herbseg.io.files import write_csv
 from herbseg.io.images import SheetError, load_rgb, read_mask
 from herbseg.io.progress import Progress
+from herbseg.io.tables import SHEET_COLUMNS, TRAIT_COLUMNS, read_table
 from herbseg.measurement.intact_choice import apply_verdicts
 from herbseg.measurement.postprocess import PostprocessSettings, clean
-from herbseg.measurement.scale import Scale, resolve_scale
+from herbseg.measurement.scale import Scale, load_scale_table, resolve_scale
 from herbseg.measurement.traits import IntactRule, leaf_traits, sheet_summary
 
-SHEET_COLUMNS = [
-    "sheet_id", "path", "status", "error", "width", "height", "leaf_px", "leaf_fraction",
-    "n_leaves", "n_intact", "px_per_mm", "scale_source", "scale_confidence", "scale_kind",
-    "scale_orientation", "scale_found_px_per_mm", "scale_span_px", "scale_line", "scale_note",
-    "leaf_area_mm2",
-    "median_intact_leaf_area_mm2", "median_intact_leaf_length_mm", "predicted_mask", "shard",
-]  # fmt: skip
-TRAIT_COLUMNS = [
-    "sheet_id", "leaf_id", "area_px", "area_mm2", "perimeter_px", "perimeter_mm", "length_px",
-    "length_mm", "width_px", "width_mm", "solidity", "eccentricity", "bbox", "centroid_x",
-    "centroid_y", "touches_edge", "intact", "intact_by", "intact_prob", "intact_rule",
-]  # fmt: skip
 
-
-@dataclass
+@dataclass(frozen=True)
 class MeasureSettings:
-    """What a user may tune; ``min_leaf_px`` is in sheet pixels, whatever the mask size."""
+    """The ``measure:`` config section, with the ``postprocess:`` clean-up nested (see
+    :func:`measure_settings`); ``min_leaf_px`` is in sheet pixels, whatever the mask size."""
 
     min_leaf_px: int = 200
     min_solidity: float = 0.80
@@ -46,19 +37,19 @@ class MeasureSettings:
     ruler_long_side: int = 2000
     min_dpi: float = 100.0
     ignore_dpi: tuple[float, ...] = field(default=(72.0, 96.0))
+    scale_table: str | None = None  # CSV of key,px_per_mm (the rule's input when set)
+    scale_key: str = "sheet_id"
     # The config's `postprocess:` clean-up; `min_leaf_px` is applied through it as well.
-    postprocess: PostprocessSettings = field(default_factory=PostprocessSettings)
+    postprocess: PostprocessSettings = field(
+        default_factory=PostprocessSettings, metadata={"config": "postprocess"}
+    )
 
-    @classmethod
-    def from_config(cls, measure: dict, postprocess: dict) -> MeasureSettings:
-        """From the config's ``measure:`` and ``postprocess:`` sections (schema-validated)."""
-        keys = ("min_leaf_px", "min_solidity", "max_area_fraction", "exclude_edge", "ruler",
-                "min_ruler_confidence", "ruler_long_side", "min_dpi")  # fmt: skip
-        return cls(
-            **{k: measure[k] for k in keys},
-            ignore_dpi=tuple(measure["ignore_dpi"]),
-            postprocess=PostprocessSettings.from_dict(postprocess),
-        )
+
+def measure_settings(measure: dict | None, postprocess: dict | None) -> MeasureSettings:
+    """From the config's ``measure:`` and ``postprocess:`` sections (the classify stage cuts the
+    same components, so it builds its measure settings here too)."""
+    cleanup = settings_from(PostprocessSettings, postprocess, "postprocess")
+    return settings_from(MeasureSettings, measure, "measure", postprocess=cleanup)
 
 
 def _float(v) -> float | None:
@@ -234,3 +225,23 @@ def measure_shard(
         f"{len(leaf_table)} leaves"
     )
     return sheet_table, leaf_table
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule measure: one shard's ``leaf_area.csv`` and ``leaf_traits.csv``."""
+    settings = measure_settings(params.measure, params.postprocess)
+    table = load_scale_table(inputs.scale_table) if settings.scale_table else None
+    verdicts = (
+        read_table(inputs.verdicts, "verdicts") if getattr(inputs, "verdicts", None) else None
+    )
+    sheets, leaves = measure_shard(
+        read_table(inputs.sheets, "text"),
+        read_table(inputs.predictions, "predictions"),
+        scale_table=table,
+        scale_key=settings.scale_key,
+        settings=settings,
+        log=log,
+        verdicts=verdicts,
+    )
+    write_csv(sheets, outputs.sheets)
+    write_csv(leaves, outputs.leaves)

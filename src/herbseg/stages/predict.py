@@ -13,28 +13,55 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from herbseg.config.settings import settings_from
+from herbseg.io.files import write_csv
 from herbseg.io.geometry import (
-    MASK_TABLE_COLUMNS,
     Geometry,
     frame_to_grid,
     image_to_grid,
     output_size,
 )
-from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb, write_mask
+from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb
 from herbseg.io.progress import Progress
-from herbseg.measurement.refine import RefineSettings, band_px, refine_edges
+from herbseg.io.tables import PREDICTION_COLUMNS, failed_row, read_table
+from herbseg.measurement.refine import RefineSettings, band_px
+from herbseg.model.card import check_frames
 from herbseg.model.infer import predict_proba
+from herbseg.model.masks import write_prediction
+from herbseg.model.network import load_model, read_card, resolve_device
+from herbseg.model.tiles import TileSettings, predict_tiled_shard
 
-PREDICT_COLUMNS = MASK_TABLE_COLUMNS  # the table predict_shard returns
+PREDICT_COLUMNS = PREDICTION_COLUMNS  # the table predict_shard returns
 # Batches decoded ahead of the model: one is enough to hide decoding behind a CPU forward pass;
 # the second covers a GPU, where a batch is done in a fraction of the time one frame decodes.
 PREFETCH_BATCHES = 2
+
+
+@dataclass(frozen=True)
+class PredictSettings:
+    """The ``predict:`` config section; ``refine_edges``/``refine_band`` become :attr:`refine`."""
+
+    batch_size: int = 8
+    long_side: int | None = None
+    threshold: float = 0.5
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    tta: bool = False
+    refine_edges: bool = True
+    refine_band: float = 1.0
+    tiles: TileSettings = field(default_factory=TileSettings)
+
+    @property
+    def refine(self) -> RefineSettings:
+        return RefineSettings(enabled=bool(self.refine_edges), band=float(self.refine_band))
 
 
 def _batches(rows: list[dict], size: int) -> Iterator[list[dict]]:
@@ -52,9 +79,16 @@ def _load(row: dict) -> np.ndarray | str:
         return f"frame unreadable: {exc}"
 
 
+def _whole(value):
+    """A size cell as a whole number (the frames table reads blanks as NaN, so its sizes come
+    back as floats), blank kept blank."""
+    return value if value is None or pd.isna(value) or value == "" else int(value)
+
+
 def _failed(row: dict, error: str) -> dict:
-    return {"sheet_id": row["sheet_id"], "status": "error", "error": error, "mask_path": "",
-            "sheet_w": row.get("sheet_w"), "sheet_h": row.get("sheet_h")}  # fmt: skip
+    return failed_row(
+        row["sheet_id"], error, _whole(row.get("sheet_w")), _whole(row.get("sheet_h"))
+    )
 
 
 def _write(
@@ -70,28 +104,20 @@ def _write(
     """Write one mask; returns its table row and whether its edges were refined by colour."""
     geom = Geometry.from_row(row)
     w, h = output_size(geom.sheet_w, geom.sheet_h, long_side)
-    path = out_dir / f"{row['sheet_id']}.png"
     grid = frame_to_grid(prob, geom, w, h)
-    mask, refined = grid >= threshold, False
     band = band_px(refine, max(w / geom.box_w, h / geom.box_h)) if refine and sheet_path else 0
-    if band:
+
+    def sheet_rgb() -> np.ndarray | None:
         try:
             rgb = load_rgb(sheet_path, min_size=(w, h), max_megapixels=max_megapixels)
-            rgb = image_to_grid(rgb, w, h)
-            mask, refined = refine_edges(grid, rgb, band, threshold, refine)
         except SheetError:
-            pass  # the frame was made from this sheet; if it cannot be read now, keep the net's
-    write_mask(path, mask)
-    return {
-        "sheet_id": row["sheet_id"],
-        "status": "ok",
-        "error": "",
-        "mask_path": str(path),
-        "mask_w": w,
-        "mask_h": h,
-        "sheet_w": geom.sheet_w,
-        "sheet_h": geom.sheet_h,
-    }, refined
+            return None  # the frame was made from this sheet; unreadable now: keep the net's mask
+        return image_to_grid(rgb, w, h)
+
+    return write_prediction(
+        grid, row["sheet_id"], out_dir, (geom.sheet_w, geom.sheet_h), threshold=threshold,
+        band=band, refine=refine, sheet_rgb=sheet_rgb,
+    )  # fmt: skip
 
 
 def predict_shard(
@@ -186,3 +212,27 @@ def predict_shard(
     if failed:
         log(f"{failed} of {len(rows)} frames could not be read; their rows say why")
     return pd.DataFrame(rows, columns=PREDICT_COLUMNS)
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule predict: the masks of one shard (``inputs.model``, ``.table``, ``.sheets``)."""
+    p = settings_from(PredictSettings, params.predict, "predict")
+    torch.set_num_threads(threads)
+    device = resolve_device(p.device)
+    model = load_model(Path(inputs.model), device)
+    resized = read_table(inputs.table, "frames")
+    # The frames must be those the model was trained on (its card; start-up already checked).
+    ok = resized.loc[resized["status"] == "ok", ["frame", "mode"]]
+    for frame, mode in ok.drop_duplicates().values:
+        check_frames(read_card(inputs.model), int(frame), str(mode), inputs.table)
+    sheets = read_table(inputs.sheets, "text")
+    common = dict(device=device, batch_size=p.batch_size, long_side=p.long_side,
+                  threshold=p.threshold, amp=p.amp, channels_last=p.channels_last,
+                  refine=p.refine, max_megapixels=params.max_megapixels, log=log)  # fmt: skip
+    masks = Path(outputs.masks)
+    if p.tiles.enabled:  # sheets at predict.tiles.long_side, in overlapping tiles
+        table = predict_tiled_shard(model, sheets, masks, p.tiles, **common)
+    else:
+        table = predict_shard(model, resized, masks, threads=threads, sheets=sheets, tta=p.tta,
+                              **common)  # fmt: skip
+    write_csv(table, outputs.table)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from herbseg.io.files import write_csv
 from herbseg.io.geometry import GEOMETRY_COLUMNS, image_to_frame, mask_to_frame, plan
 from herbseg.io.images import (
     DEFAULT_MAX_MEGAPIXELS,
@@ -22,6 +23,7 @@ from herbseg.io.images import (
     write_rgb,
 )
 from herbseg.io.progress import Progress
+from herbseg.io.tables import read_table
 
 RESIZE_COLUMNS = ["sheet_id", "status", "error", "frame_path", "mask_frame_path", *GEOMETRY_COLUMNS]
 
@@ -89,3 +91,17 @@ def resize_shard(
     n_ok = int((table["status"] == "ok").sum())
     log(f"resized {n_ok}/{len(table)} sheets to {frame}×{frame} ({mode}) into {out_dir}")
     return table
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule resize: one shard's frames (``inputs.sheets`` is its list) and ``resize.csv``."""
+    table = resize_shard(
+        read_table(inputs.sheets, "text"),
+        Path(outputs.table).parent,
+        frame=params.resize["size"],
+        mode=params.resize["mode"],
+        max_megapixels=params.max_megapixels,
+        threads=threads,
+        log=log,
+    )
+    write_csv(table, outputs.table)

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from herbseg.config.settings import settings_from
+from herbseg.io.files import write_csv
+from herbseg.io.tables import read_table, read_tables
+from herbseg.stages.annotation_qc import excluded_ids
+
 SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """The ``split:`` config section: the fractions, the seed and the column whose groups (e.g.
+    specimens) stay in one split."""
+
+    train: float = 0.7
+    val: float = 0.15
+    test: float = 0.15
+    seed: int = 42
+    group_column: str | None = None
+
+    @property
+    def fractions(self) -> dict[str, float]:
+        return {s: getattr(self, s) for s in SPLITS}
 
 
 def _counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
@@ -59,3 +81,31 @@ def split_sheets(
     if groups is not None:
         out["group"] = keys.values
     return out.sort_values("sheet_id", kind="stable").reset_index(drop=True)
+
+
+def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
+    """Rule split: the annotated sheets with a usable mask frame, less those annotation QC left
+    out (each with its reason row in ``ingest/annotation_qc.csv``)."""
+    p = settings_from(SplitSettings, params.split, "split")
+    if not inputs.tables:  # pd.concat would say "No objects to concatenate"
+        raise ValueError(
+            f"no sheet has a mask in annotations {params.annotations!r} (see "
+            "ingest/problems.csv for unmatched masks): name masks like their sheets "
+            "(<sheet stem>.png or <sheet stem>_mask.png), or set model.path to a saved herbseg "
+            "model to measure the sheets without training"
+        )
+    resized = read_tables(inputs.tables, "frames")
+    sheets = read_tables(inputs.sheets, "text")
+    usable = resized[(resized["status"] == "ok") & resized["mask_frame_path"].notna()]
+    excluded = excluded_ids(read_table(inputs.qc, "qc"))
+    if excluded:
+        log(f"left out by annotation QC: {len(excluded)} masks ({', '.join(sorted(excluded))})")
+    usable = usable[~usable["sheet_id"].isin(excluded)]
+    groups = None
+    if p.group_column:
+        lookup = sheets.set_index("sheet_id")[p.group_column]
+        groups = lookup.reindex(usable["sheet_id"]).fillna("").tolist()
+    split = split_sheets(usable["sheet_id"].tolist(), p.fractions, p.seed, groups)
+    write_csv(split, outputs[0])
+    counts = split["split"].value_counts().sort_index().items()
+    log(f"split {len(split)} annotated sheets: " + ", ".join(f"{k} {v}" for k, v in counts))

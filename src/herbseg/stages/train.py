@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
+from herbseg.config.settings import settings_from
 from herbseg.model.card import training_card
 from herbseg.model.checkpoint import (
     CHECKPOINT_NAME,
@@ -68,7 +69,7 @@ from herbseg.model.network import (
 RESUMABLE_CHANGES = (
     "epochs",
     "patience",
-    "max_train_minutes",
+    "max_minutes",
     "threads",
     "num_workers",
     "pin_memory",
@@ -76,16 +77,22 @@ RESUMABLE_CHANGES = (
 
 
 def _default_augment() -> dict[str, float]:
-    return {"rotate": 30, "hflip": 0.5, "vflip": 0.5, "brightness": 0.2}
+    """The schema's ``train.augment`` (the paper's four, the real-sheet ones off)."""
+    return {"rotate": 30, "hflip": 0.5, "vflip": 0.5, "brightness": 0.2, "hue": 0,
+            "paper_tone": 0, "stains": 0, "jpeg": 0, "scale": 0, "table_edges": 0}  # fmt: skip
 
 
 @dataclass
 class TrainConfig:
     """Training settings; the defaults are those of Hussein et al. (2021)."""
 
-    encoder: str = "resnet101"
-    encoder_weights: str | None = "imagenet"
-    encoder_weights_file: str | None = None
+    encoder: str = field(default="resnet101", metadata={"config": "model.encoder"})
+    encoder_weights: str | None = field(
+        default="imagenet", metadata={"config": "model.encoder_weights"}
+    )
+    encoder_weights_file: str | None = field(
+        default=None, metadata={"config": "model.encoder_weights_file"}
+    )
     lr: float = 1e-4
     batch_size: int = 3
     epochs: int = 100
@@ -98,22 +105,14 @@ class TrainConfig:
     # Effective on CUDA only:
     amp: bool = True
     channels_last: bool = True
-    cudnn_benchmark: bool = True
-    pin_memory: bool = True
+    cudnn_benchmark: bool = field(default=True, metadata={"fixed": True})
+    pin_memory: bool = field(default=True, metadata={"fixed": True})
     patience: int | None = None  # early stopping on val IoU; None = off, as in the paper
     lr_schedule: str | None = None  # None | "cosine" | "plateau"
-    threads: int | None = None  # torch.set_num_threads on CPU
-    max_train_minutes: float | None = None  # stop after the epoch that crosses it
+    # torch.set_num_threads on CPU: the cores the job got (not a config key; run() passes them)
+    threads: int | None = field(default=None, metadata={"fixed": True})
+    max_minutes: float | None = None  # stop after the epoch that crosses it
     init_from: str | None = None  # a saved model folder whose weights start training
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a config mapping, rejecting unknown keys so typos do not go unnoticed."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown training settings {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -149,8 +148,8 @@ def _eta(state: TrainState, cfg: TrainConfig, run_seconds: Sequence[float], spen
     remaining = cfg.epochs - state.epoch
     per_epoch = sum(run_seconds) / max(len(run_seconds), 1)
     eta = remaining * per_epoch
-    if cfg.max_train_minutes is not None:
-        eta = min(eta, max(0.0, cfg.max_train_minutes * 60 - spent) + per_epoch)
+    if cfg.max_minutes is not None:
+        eta = min(eta, max(0.0, cfg.max_minutes * 60 - spent) + per_epoch)
     if eta < 90:
         return f"{eta:.0f} s"
     if eta < 2 * 3600:
@@ -172,9 +171,9 @@ def _stop_reason(state: TrainState, cfg: TrainConfig, spent: float) -> str | Non
         return f"reached {cfg.epochs} epochs"
     if cfg.patience is not None and state.epoch - state.best_epoch >= cfg.patience:
         return f"early stop: no improvement for {cfg.patience} epochs"
-    if cfg.max_train_minutes is not None and state.epoch > 0:  # always produce a model
-        if spent >= cfg.max_train_minutes * 60:
-            return f"time budget of {cfg.max_train_minutes:g} min used ({spent / 60:.1f} min)"
+    if cfg.max_minutes is not None and state.epoch > 0:  # always produce a model
+        if spent >= cfg.max_minutes * 60:
+            return f"time budget of {cfg.max_minutes:g} min used ({spent / 60:.1f} min)"
     return None
 
 
@@ -460,26 +459,14 @@ def run(
     config sections, ``threads`` the job's cores."""
     m, t = params.model, params.train
     pairs = _frame_pairs(inputs.split, inputs.tables)
-    cfg = TrainConfig(
+    cfg = settings_from(
+        TrainConfig,
+        t,
+        "train",
         encoder=m["encoder"],
         encoder_weights=m["encoder_weights"],
         encoder_weights_file=m["encoder_weights_file"],
-        lr=t["lr"],
-        batch_size=t["batch_size"],
-        epochs=t["epochs"],
-        loss=t["loss"],
-        augment=dict(t["augment"]),
-        device=t["device"],
-        num_workers=t["num_workers"],
-        seed=t["seed"],
-        deterministic=t["deterministic"],
-        amp=t["amp"],
-        channels_last=t["channels_last"],
-        patience=t["patience"],
-        lr_schedule=t["lr_schedule"],
         threads=threads,
-        max_train_minutes=t["max_minutes"],
-        init_from=t["init_from"],
     )
     result = train(pairs["train"], pairs["val"], Path(outputs.history).parent, cfg, log=log)
     log(f"training done: {result}")
