@@ -18,7 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --rerun-incomplete
-	@$(BIN)/python -m herbseg.reporting.demo demo/results/demo_check.csv
+	@$(BIN)/python -m herbseg.reporting.demo_check demo/results/demo_check.csv
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

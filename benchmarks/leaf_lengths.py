@@ -11,9 +11,8 @@ with both. Two collections:
 * ``heldout``: a fresh synthetic collection from another seed (24 sheets by default) that neither
   the model nor the choice of refinement settings has seen.
 
-Leaves are matched as in ``herbseg.reporting.demo`` (true intact leaf → predicted component whose
-centroid
-is nearest, within 5 mm). Run after ``make demo``:
+Leaves are matched as in ``herbseg.reporting.demo_check`` (true intact leaf → predicted
+component whose centroid is nearest, within 5 mm). Run after ``make demo``:
 
     .venv/bin/python benchmarks/leaf_lengths.py      # ~6 min on 2 cores
 
@@ -37,7 +36,7 @@ from herbseg.measurement.refine import RefineSettings, band_px, refine_edges
 from herbseg.measurement.traits import IntactRule, leaf_traits
 from herbseg.model.infer import predict_proba
 from herbseg.model.network import load_model
-from herbseg.reporting.demo import match_leaves
+from herbseg.reporting.demo_check import match_leaves
 from herbseg.synth.sheets import generate_collection
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,6 +3,6 @@
 from herbseg.io.logs import job_log
 
 with job_log(snakemake.log[0]) as log:
-    from herbseg.reporting.demo import run
+    from herbseg.reporting.demo_check import run
 
     run(snakemake.input, snakemake.output, snakemake.params, threads=snakemake.threads, log=log)

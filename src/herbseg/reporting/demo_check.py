@@ -112,7 +112,7 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print a finished demo's headline figures (``python -m herbseg.reporting.demo
+    """Print a finished demo's headline figures (``python -m herbseg.reporting.demo_check
     demo_check.csv``)."""
     import sys
 
