@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from herbseg.io.images import write_mask
-from herbseg.stages.measure import MeasureSettings, measure_shard
+from herbseg.stages.measure import MasksMissing, MeasureSettings, measure_shard
 from herbseg.stages.specimens import rollup, with_keys
 from tests.conftest import write_sheet
 
@@ -67,3 +67,20 @@ def test_pixel_traits_stay_when_a_sheet_has_no_scale(tmp_path, dpi):
         assert np.isnan(leaf["length_mm"]) and sheets.loc[0, "scale_source"] == "none"
     else:  # 10 px per mm
         assert leaf["length_mm"] == pytest.approx(leaf["length_px"] / 10)
+
+
+def test_masks_removed_under_a_finished_predict_stop_measure(tmp_path):
+    """A crash during a forced predict leaves its table but not its masks: measure must stop with
+    what to do, not turn every sheet into a silent error row."""
+    sheet = write_sheet(tmp_path / "s.png", 200, 300, fmt="PNG")
+    rows = pd.DataFrame(
+        [{"sheet_id": "s", "path": str(sheet), "status": "ok", "error": "", "width": 200,
+          "height": 300, "dpi_x": "", "dpi_y": "", "shard": "c00000"}]
+    )  # fmt: skip
+    preds = pd.DataFrame([{"sheet_id": "s", "status": "ok", "error": "",
+                           "mask_path": str(tmp_path / "gone.png")}])  # fmt: skip
+    with pytest.raises(MasksMissing, match=r"1 of 1 masks .* --forcerun predict"):
+        measure_shard(rows, preds, settings=MeasureSettings(ruler=False), log=lambda m: None)
+    failed = preds.assign(status="error", error="unreadable sheet")  # not reported: no stop
+    sheets, _ = measure_shard(rows, failed, settings=MeasureSettings(ruler=False), log=print)
+    assert sheets.loc[0, "status"] == "error"

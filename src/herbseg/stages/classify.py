@@ -28,7 +28,12 @@ from herbseg.io.tables import read_table
 from herbseg.measurement.intact_choice import VERDICT_COLUMNS
 from herbseg.measurement.leaf_crops import Component, sheet_crops
 from herbseg.model.leaf_classifier import ClassifierCard, load, predict_proba
-from herbseg.stages.measure import MeasureSettings, cleaned_mask, measure_settings
+from herbseg.stages.measure import (
+    MeasureSettings,
+    cleaned_mask,
+    measure_settings,
+    require_masks,
+)
 
 _YES = {"yes", "y", "true", "1", "intact"}
 _NO = {"no", "n", "false", "0", "not intact", "rejected"}
@@ -86,6 +91,7 @@ def classify_shard(
 
     Sheets that failed earlier, or whose mask cannot be read, get no rows: measure reports them.
     """
+    require_masks(predictions)
     preds = predictions.set_index("sheet_id").to_dict("index")
     out, progress = [], Progress(len(rows), log, "classified")
     for row in rows.to_dict("records"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -108,6 +109,28 @@ def scale_columns(scale: Scale) -> dict:
     }
 
 
+class MasksMissing(RuntimeError):
+    """Predict reported masks that are not on disk: its outputs were removed under it."""
+
+
+def require_masks(predictions: pd.DataFrame) -> None:
+    """Stop when a mask predict reported is gone, instead of measuring it as an error row.
+
+    Snakemake deletes a job's outputs when the job starts; a run interrupted during a *forced*
+    predict (``--forcerun predict``) and rerun without the same ``--forcerun`` finds the later
+    stages' older outputs up to date and never writes those masks again. Measuring then would
+    turn every such sheet into a silent "mask unreadable" row.
+    """
+    ok = predictions[predictions["status"] == "ok"]
+    gone = [p for p in ok["mask_path"] if not Path(p).is_file()]
+    if gone:
+        raise MasksMissing(
+            f"{len(gone)} of {len(ok)} masks that predict reported are missing (first: {gone[0]}); "
+            "a run was interrupted while predict was forced to rerun: rerun the same command "
+            "(e.g. snakemake --forcerun predict --rerun-incomplete)"
+        )
+
+
 def cleaned_mask(row: dict, pred: dict, s: MeasureSettings) -> tuple[np.ndarray, float, int]:
     """The predicted mask as measured: cleaned, with mask px per sheet px and the speck limit.
 
@@ -181,6 +204,7 @@ def measure_shard(
     it, ``intact`` is the classifier's, else the rule's; ``intact_by`` says which.
     """
     s = settings or MeasureSettings()
+    require_masks(predictions)
     by_sheet = dict(tuple(verdicts.groupby("sheet_id"))) if verdicts is not None else None
     preds = predictions.set_index("sheet_id").to_dict("index")
     extras = [
