@@ -7,8 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from tests.conftest import write_mask_file, write_sheet
-from tests.test_workflow import TINY, planned_rules, run_snakemake
+from tests.helpers import TINY, planned_rules, run_snakemake, write_mask_file, write_sheet
+
+pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from herbseg.stages.ingest import assign_shards, discover_sheets, ingest, match_masks
-from tests.conftest import write_mask_file, write_sheet
+from tests.helpers import write_mask_file, write_sheet
 
 
 def _collection(root):

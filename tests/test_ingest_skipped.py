@@ -10,7 +10,7 @@ from PIL import Image
 
 from herbseg.io.images import load_rgb, probe
 from herbseg.stages.ingest import DEFAULT_EXTENSIONS, ingest
-from tests.conftest import REPO, write_sheet
+from tests.helpers import REPO, write_sheet
 
 # What Pillow writes for each extension (the others are aliases of one of these formats).
 WRITERS = {".jpg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".jpeg": "JPEG", ".png": "PNG",

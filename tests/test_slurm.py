@@ -27,11 +27,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO
-from tests.test_profiles import edited_slurm_profile
-from tests.test_workflow import SNAKEMAKE, TINY, planned_rules, run_snakemake
+from tests.helpers import REPO, SNAKEMAKE, TINY, edited_slurm_profile, planned_rules, run_snakemake
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
 REQUIRED = os.environ.get("HERBSEG_SLURM_TEST") == "1"
 CLUSTER = REPO / "tests" / "cluster"

@@ -8,59 +8,15 @@ Snakemake's own dry run.
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
 
-from tests.conftest import REPO, write_mask_file, write_sheet
+from tests.helpers import TINY, planned_rules, run_snakemake, write_mask_file, write_sheet
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TINY = {
-    "resize": {"size": 64},
-    "model": {"encoder": "resnet18", "encoder_weights": None},
-    "train": {"epochs": 1, "batch_size": 4, "num_workers": 0, "lr": 1e-3},
-    "predict": {"batch_size": 4},
-    "measure": {"min_leaf_px": 20},
-    "threads": {"ingest": 2, "resize": 2, "train": 2, "predict": 2, "measure": 1},
-}
-
-
-def run_snakemake(workdir: Path, config: dict, *args: str, check: bool = True):
-    cfg = workdir / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    cmd = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(cfg), "--cores", "2", *args]  # fmt: skip
-    proc = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
-    return proc
-
-
-def planned_rules(workdir: Path, config: dict, *args: str) -> dict[str, int]:
-    """The jobs a dry run would execute, read from Snakemake's job-stats table."""
-    out = run_snakemake(workdir, config, "-n", *args)
-    text = out.stdout + out.stderr
-    stats = text.split("Job stats:")[-1] if "Job stats:" in text else ""
-    jobs = {}
-    for line in stats.splitlines():
-        m = re.fullmatch(r"\s*([a-z_]+)\s+(\d+)\s*", line)
-        if m and m.group(1) != "total":
-            jobs[m.group(1)] = int(m.group(2))
-    return jobs
+pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")
