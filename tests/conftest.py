@@ -49,21 +49,57 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def synth_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """``(workdir, config)`` of one finished run on a tiny synthetic collection (results in
+    ``demo/results``): the whole demo path, synth to demo_check, in two shards of 4 sheets, with
+    damaged leaves and the intact-leaf classifier trained and used. test_workflow.py checks its
+    every table and rerun plan, test_classify_workflow.py its classifier; the classifier and the
+    damage change no check of the former, so one run serves both. Read-only, as ``tiny_run``.
+    """
+    work = tmp_path_factory.mktemp("synth_run")
+    config = {
+        **TINY,
+        "sheets": "demo/sheets",
+        "annotations": "demo/masks",
+        "results": "demo/results",
+        "synth": {
+            "enabled": True,
+            "n_sheets": 8,
+            "seed": 3,
+            "width": 300,
+            "height": 450,
+            "dpi": 60,
+            "truth": "demo/truth.csv",
+            "damage": 0.4,
+        },  # fmt: skip
+        "ingest": {"shard_size": 4},
+        "classify": {"enabled": True, "epochs": 1, "size": 32},
+    }
+    run_snakemake(work, config)
+    return work, config
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """``(workdir, config)`` of one finished run of the real Snakefile; results in ``results/``.
 
-    A workflow run costs about a minute of job start-ups, so the report, bundle, CLI and
-    model-path tests all read this one. Treat it as read-only: a test that writes into it works
-    on ``copy_run(work, tmp_path / "run")``. It is a user folder with an annotation that matches
-    no sheet, so the report's problem tile has something to list; unreadable scans would add a
-    second shard of jobs, and test_workflow.py covers them.
+    A workflow run costs about a minute of job start-ups, so the report, bundle, CLI,
+    model-path and broken-file tests all read this one. Treat it as read-only: a test that
+    writes into it works on ``copy_run(work, tmp_path / "run")``. It is a user folder of 6 good
+    sheets (two annotated at half size: masks mapped onto the sheet), a corrupt and a truncated
+    scan (they add the collection shard ``c00000``), and an annotation that matches no sheet,
+    so the report's problem tile has something to list.
     """
     work = tmp_path_factory.mktemp("tiny_run")
     sheets, masks = work / "sheets", work / "masks"
     for i in range(6):
         write_sheet(sheets / f"s{i}.jpg", 120, 180, dpi=300, seed=i)
-        write_mask_file(masks / f"s{i}_mask.png", 120, 180)
+        w, h = (60, 90) if i < 2 else (120, 180)  # another size: mapped onto the sheet
+        write_mask_file(masks / f"s{i}_mask.png", w, h)
     write_mask_file(masks / "orphan_mask.png", 60, 90)  # matches no sheet: a problem
+    (sheets / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is no jpeg")
+    full = write_sheet(work / "full.jpg", 200, 300).read_bytes()
+    (sheets / "truncated.jpg").write_bytes(full[: len(full) // 2])
     config = {
         **TINY,
         "sheets": "sheets",

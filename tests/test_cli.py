@@ -58,7 +58,7 @@ def test_check_prints_the_plan_and_stops_on_a_mistake(run):
     (work / "cli.yaml").write_text(yaml.safe_dump(config))
     proc = herbseg("check", "--config", "cli.yaml", cwd=work)
     assert proc.returncode == 0, proc.stderr
-    assert "sheets: 6 listed in sheets" in proc.stdout
+    assert "sheets: 8 listed in sheets" in proc.stdout  # 6 good, a corrupt and a truncated
     assert "annotations: 6 of 7 in masks match a sheet" in proc.stdout
     bad = herbseg("check", "--config", "cli.yaml", "--annotations", "nowhere", cwd=work)
     assert bad.returncode == 1 and bad.stderr.startswith("herbseg: config key 'annotations'")
