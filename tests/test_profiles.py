@@ -165,9 +165,14 @@ def ingested(tmp_path_factory) -> tuple[Path, dict]:
 @pytest.mark.workflow
 @pytest.mark.parametrize("profile", ["default", "slurm"])
 def test_each_profile_drives_a_dry_run(ingested, profile):
+    """The cluster profile named on the command line; the default one used without asking."""
     work, config = ingested
-    text, jobs = dry_run(work, config, "--workflow-profile", str(PROFILES / profile))
-    assert f"workflow specific profile {PROFILES / profile}" in text
+    if profile == "default":
+        text, jobs = dry_run(work, config)
+        assert f"workflow specific profile {Path('profiles') / 'default'}" in text
+    else:
+        text, jobs = dry_run(work, config, "--workflow-profile", str(PROFILES / profile))
+        assert f"workflow specific profile {PROFILES / profile}" in text
     planned = job_stats(text)  # the same dry run's job-stats table
     assert planned.items() >= {
         "resize": 4, "split": 1, "train": 1, "evaluate": 1, "predict": 4, "measure": 4,
@@ -183,13 +188,6 @@ def test_each_profile_drives_a_dry_run(ingested, profile):
             assert gpu_rule or "gpu" not in res
         if job["rule"] in ("train", "predict"):
             assert job["resources"]["gpu"] == 0  # device: auto requests no GPU
-
-
-@pytest.mark.workflow
-def test_the_default_profile_is_used_without_asking(ingested):
-    work, config = ingested
-    text, _ = dry_run(work, config)
-    assert f"workflow specific profile {Path('profiles') / 'default'}" in text
 
 
 @pytest.mark.workflow

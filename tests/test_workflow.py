@@ -98,6 +98,12 @@ def test_changed_measure_setting_reruns_measure_not_training(synth_run):
     assert {"measure", "aggregate"} <= set(jobs)
 
 
+def test_forcing_one_shards_table_reruns_only_that_job(synth_run):
+    work, config = synth_run
+    target = f"{config['results']}/measure/a00000/leaf_area.csv"
+    assert planned_rules(work, config, "--force", target) == {"measure": 1}
+
+
 def test_nothing_to_do_after_a_complete_run(synth_run):
     work, config = synth_run
     assert planned_rules(work, config) == {}
