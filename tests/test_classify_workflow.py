@@ -1,5 +1,4 @@
-"""The classify stage in a real Snakemake run (the session's ``synth_run``, which enables it):
-trained on the synthetic truth, used by measure."""
+"""The classify stage in a real Snakemake run: trained on the synthetic truth, used by measure."""
 
 from __future__ import annotations
 
@@ -13,8 +12,32 @@ from tests.helpers import TINY, planned_rules, run_snakemake, write_mask_file, w
 pytestmark = pytest.mark.workflow
 
 
-def test_measure_takes_intact_from_the_classifier(synth_run):
-    work, _ = synth_run
+@pytest.fixture(scope="module")
+def classify_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("classify_run")
+    config = {
+        **TINY,
+        "sheets": "demo/sheets",
+        "annotations": "demo/masks",
+        "results": "demo/results",
+        "synth": {
+            "enabled": True,
+            "n_sheets": 6,
+            "seed": 5,
+            "width": 300,
+            "height": 450,
+            "dpi": 60,
+            "truth": "demo/truth.csv",
+            "damage": 0.4,
+        },  # fmt: skip
+        "classify": {"enabled": True, "epochs": 1, "size": 32},
+    }
+    run_snakemake(work, config)
+    return work, config
+
+
+def test_measure_takes_intact_from_the_classifier(classify_run):
+    work, _ = classify_run
     res = work / "demo" / "results"
     leaves = pd.read_csv(res / "leaf_traits.csv")
     assert len(leaves) and (leaves["intact_by"] == "classifier").all()
@@ -33,8 +56,8 @@ def test_measure_takes_intact_from_the_classifier(synth_run):
     assert (res / "report" / "leaves" / "kept.png").stat().st_size > 0
 
 
-def test_user_labels_retrain_the_classifier(synth_run, tmp_path):
-    work, config = synth_run
+def test_user_labels_retrain_the_classifier(classify_run, tmp_path):
+    work, config = classify_run
     labels = tmp_path / "labels.csv"  # the shared run stays as it is
     labels.write_text("sheet_id,leaf_id,intact\nsynth_0000,1,no\n")
     relabelled = {**config, "classify": {**config["classify"], "labels": str(labels)}}

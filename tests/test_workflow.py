@@ -25,11 +25,11 @@ def test_every_output_file_column_and_range(synth_run):
     manifest = pd.read_csv(res / "ingest" / "manifest.csv")
     assert {"sheet_id", "path", "bytes", "width", "height", "mode", "dpi_x", "dpi_y", "has_mask",
             "status", "error"} <= set(manifest.columns)  # fmt: skip
-    assert len(manifest) == 6 and (manifest["status"] == "ok").all()
+    assert len(manifest) == 8 and (manifest["status"] == "ok").all()
     assert (manifest["dpi_x"] == 60).all() and manifest["has_mask"].all()
 
     split = pd.read_csv(res / "split" / "split.csv")
-    assert sorted(split["split"].unique()) == ["test", "train", "val"] and len(split) == 6
+    assert sorted(split["split"].unique()) == ["test", "train", "val"] and len(split) == 8
 
     history = pd.read_csv(res / "train" / "history.csv")
     assert list(history.columns) == ["epoch", "train_loss", "val_loss", "val_iou", "seconds"]
