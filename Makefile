@@ -6,7 +6,7 @@ STAMP := $(VENV)/.herbseg-installed
 CORES ?= 2
 PYTHON ?= python3
 
-.PHONY: venv demo test lint clean-demo
+.PHONY: venv demo test test-fast lint clean-demo
 
 venv: $(STAMP)
 
@@ -20,8 +20,13 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --rerun-incomplete
 	@$(BIN)/python -m herbseg.reporting.demo_check demo/results/demo_check.csv
 
+# The full suite (what CI runs through .ci/run): unit, workflow, SLURM and browser tiers.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The inner loop: unit tests only (no Snakemake, SLURM or Chromium; markers in pyproject.toml).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not workflow and not slurm and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

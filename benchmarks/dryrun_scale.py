@@ -32,6 +32,7 @@ import pandas as pd
 import yaml
 
 from herbseg.io.sheets import MANIFEST_COLUMNS
+from herbseg.plan import job_stats
 from herbseg.stages.ingest import PROBLEM_COLUMNS, assign_shards, write_shards
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,17 +124,6 @@ def build_naive_fixture(work: Path, n_sheets: int) -> None:
     synthetic_manifest(n_sheets, 0).to_csv(work / "results/ingest/manifest.csv", index=False)
     (work / "results" / "train" / "model").mkdir(parents=True, exist_ok=True)
     (work / "config.yaml").write_text(yaml.safe_dump({"manifest": "results/ingest/manifest.csv"}))
-
-
-def job_stats(text: str) -> dict[str, int]:
-    """Snakemake's own count of planned jobs per rule (the dry run's "Job stats" table)."""
-    stats = text.split("Job stats:")[-1] if "Job stats:" in text else ""
-    jobs = {}
-    for line in stats.splitlines():
-        m = re.fullmatch(r"\s*([a-z_]+)\s+(\d+)\s*", line)
-        if m and m.group(1) != "total":
-            jobs[m.group(1)] = int(m.group(2))
-    return jobs
 
 
 def timed_dry_run(snakefile: Path, work: Path) -> tuple[dict[str, int], float, float, str]:

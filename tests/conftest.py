@@ -1,15 +1,42 @@
-"""Shared fixtures: small generated images, and the repository's sibling ``shared/`` data."""
+"""Fixtures shared by test modules, and the test tiers.
+
+Tiers (markers, registered in pyproject.toml; ``make test-fast`` runs the unit tier):
+
+* unit (no marker): library calls in this process, no Snakemake;
+* ``workflow``: starts Snakemake (a real run or a dry run). :func:`tests.helpers.run_snakemake`
+  refuses to start it from a test without the marker, so the fast tier cannot slowly grow one;
+* ``slurm``, ``browser``: need a SLURM cluster / headless Chromium (CI installs both);
+* ``shared``: reads the real sheets in ``../shared`` (given automatically to tests that use the
+  ``shared_data`` fixture).
+
+The finished tiny run is built once per session (:func:`tiny_run`); tests that change it work
+on a copy (:func:`tests.helpers.copy_run`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from tests import helpers
+from tests.helpers import SHARED, TINY, run_snakemake, write_mask_file, write_sheet
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Remember the running test (before its fixtures start) for run_snakemake's marker check."""
+    helpers.CURRENT_TEST = item
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    helpers.CURRENT_TEST = None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared)
 
 
 @pytest.fixture
@@ -21,30 +48,65 @@ def shared_data() -> Path:
     return data
 
 
-def write_sheet(
-    path: Path,
-    w: int = 120,
-    h: int = 180,
-    dpi: float | None = 300,
-    fmt: str = "JPEG",
-    seed: int = 0,
-    **save,
-) -> Path:
-    """A small sheet: cream paper with a green blob, saved with the given format and DPI."""
-    rng = np.random.default_rng(seed)
-    arr = np.full((h, w, 3), (235, 228, 205), np.uint8)
-    arr[h // 4 : h // 2, w // 4 : w // 2] = (60, 120, 50)
-    arr = (arr + rng.integers(0, 8, arr.shape)).clip(0, 255).astype(np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if dpi is not None:
-        save["dpi"] = (dpi, dpi)
-    Image.fromarray(arr).save(path, format=fmt, **save)
-    return path
+@pytest.fixture(scope="session")
+def synth_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """``(workdir, config)`` of one finished run on a tiny synthetic collection (results in
+    ``demo/results``): the whole demo path, synth to demo_check, in two shards of 4 sheets.
+    test_workflow.py checks its every table and rerun plan. Read-only, as ``tiny_run``.
+
+    The classifier is not enabled here: on this collection the one-epoch model finds too few
+    leaves to train it, and on one where it does (test_classify_workflow.py's) two sheets have no
+    scale, which test_workflow.py's range checks refuse.
+    """
+    work = tmp_path_factory.mktemp("synth_run")
+    config = {
+        **TINY,
+        "sheets": "demo/sheets",
+        "annotations": "demo/masks",
+        "results": "demo/results",
+        "synth": {
+            "enabled": True,
+            "n_sheets": 8,
+            "seed": 3,
+            "width": 300,
+            "height": 450,
+            "dpi": 60,
+            "truth": "demo/truth.csv",
+        },  # fmt: skip
+        "ingest": {"shard_size": 4},
+    }
+    run_snakemake(work, config)
+    return work, config
 
 
-def write_mask_file(path: Path, w: int = 120, h: int = 180, fmt: str = "PNG") -> Path:
-    arr = np.zeros((h, w), np.uint8)
-    arr[h // 4 : h // 2, w // 4 : w // 2] = 255
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr).save(path, format=fmt)
-    return path
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """``(workdir, config)`` of one finished run of the real Snakefile; results in ``results/``.
+
+    A workflow run costs about a minute of job start-ups, so the report, bundle, CLI,
+    model-path and broken-file tests all read this one. Treat it as read-only: a test that
+    writes into it works on ``copy_run(work, tmp_path / "run")``. It is a user folder of 6 good
+    sheets (two annotated at half size: masks mapped onto the sheet), a corrupt and a truncated
+    scan (they add the collection shard ``c00000``), and an annotation that matches no sheet,
+    so the report's problem tile has something to list.
+    """
+    work = tmp_path_factory.mktemp("tiny_run")
+    sheets, masks = work / "sheets", work / "masks"
+    for i in range(6):
+        write_sheet(sheets / f"s{i}.jpg", 120, 180, dpi=300, seed=i)
+        w, h = (60, 90) if i < 2 else (120, 180)  # another size: mapped onto the sheet
+        write_mask_file(masks / f"s{i}_mask.png", w, h)
+    write_mask_file(masks / "orphan_mask.png", 60, 90)  # matches no sheet: a problem
+    (sheets / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is no jpeg")
+    full = write_sheet(work / "full.jpg", 200, 300).read_bytes()
+    (sheets / "truncated.jpg").write_bytes(full[: len(full) // 2])
+    config = {
+        **TINY,
+        "sheets": "sheets",
+        "annotations": "masks",
+        "results": "results",
+        "report": {"n_worst": 2, "n_random": 2, "long_side": 300},
+        "bundle": {"authors": [{"name": "Ada Curator", "orcid": "0000-0002-1825-0097"}]},
+    }
+    run_snakemake(work, config)
+    return work, config

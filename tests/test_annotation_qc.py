@@ -13,7 +13,7 @@ from scipy import ndimage as ndi
 from herbseg.io.images import load_rgb, read_mask, write_mask
 from herbseg.stages.annotation_qc import EXCLUDED, KEPT, QCSettings, annotation_qc, excluded_ids
 from herbseg.stages.baseline import BaselineSettings, segment
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from violaceae_register import place, register  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from herbseg.io.images import read_mask
 from herbseg.measurement.metrics import confusion, scores
@@ -19,36 +19,10 @@ from herbseg.stages.baseline import (
     segment_rows,
 )
 from herbseg.stages.predict import PREDICT_COLUMNS
+from tests.helpers import DRAWN_H, DRAWN_W, drawn_sheet
 
-W, H = 300, 400
+W, H = DRAWN_W, DRAWN_H  # drawn_sheet's size
 SETTINGS = BaselineSettings(method="otsu", long_side=400, min_component_px=30, fill_holes_px=50)
-
-
-def drawn_sheet(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A photographed sheet: dark table, cream paper, leaves and a stem, a printed label with
-    text, a colour chart and a purple stamp. Returns the RGB image and the plant mask."""
-    rng = np.random.default_rng(seed)
-    im = Image.new("RGB", (W, H), (70, 50, 35))  # the table around the sheet
-    d = ImageDraw.Draw(im)
-    d.rectangle([20, 15, W - 20, H - 15], fill=(236, 230, 212))  # paper
-    plant = Image.new("L", (W, H), 0)
-    p = ImageDraw.Draw(plant)
-    for _ in range(5):
-        cx, cy = rng.integers(80, 220), rng.integers(60, 230)
-        box = [cx - 22, cy - 12, cx + 22, cy + 12]
-        green = tuple(int(v) for v in rng.integers([50, 90, 30], [90, 140, 60]))
-        d.ellipse(box, fill=green)
-        p.ellipse(box, fill=255)
-    d.line([150, 240, 160, 330], fill=(110, 85, 45), width=4)  # brown stem
-    p.line([150, 240, 160, 330], fill=255, width=4)
-    d.rectangle([170, 320, 270, 370], fill=(245, 245, 243))  # label card
-    for y in range(328, 366, 7):
-        d.line([176, y, 262, y], fill=(30, 30, 30), width=2)  # its text
-    for i, colour in enumerate([(200, 30, 30), (30, 60, 200), (230, 200, 20), (40, 150, 60)]):
-        d.rectangle([30 + 22 * i, 330, 50 + 22 * i, 350], fill=colour)  # colour chart
-    d.ellipse([230, 30, 265, 65], outline=(110, 60, 160), width=4)  # stamp
-    rgb = np.asarray(im).astype(np.int16) + rng.integers(-4, 5, (H, W, 3))
-    return rgb.clip(0, 255).astype(np.uint8), np.asarray(plant) > 0
 
 
 def iou(pred: np.ndarray, truth: np.ndarray) -> float:

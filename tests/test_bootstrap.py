@@ -23,8 +23,7 @@ from herbseg.stages.bootstrap import (
 )
 from herbseg.stages.ingest import ingest
 from herbseg.synth.sheets import generate_sheet
-from tests.test_baseline import drawn_sheet
-from tests.test_workflow import run_snakemake
+from tests.helpers import drawn_sheet, run_snakemake
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -117,6 +116,7 @@ def test_file_names_outside_the_root_fall_back_to_the_name(tmp_path):
     assert sheets_root("scans/*.jpg", ["scans/x/a.jpg", "scans/y/b.jpg"]) == Path("scans")
 
 
+@pytest.mark.workflow
 def test_workflow_baseline_and_bootstrap_without_training(tmp_path):
     """`baseline` and `bootstrap` (from the baseline) through Snakemake, no network trained."""
     for i in range(8):

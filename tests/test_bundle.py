@@ -19,12 +19,13 @@ from rocrate.rocrate import ROCrate
 from herbseg.io.files import sha256_file
 from herbseg.reporting.bundle import build_bundle, main, verify_bundle
 from herbseg.reporting.crate import PROFILES
-from tests.tiny_run import tiny_run
+
+pytestmark = pytest.mark.workflow  # reads the session's tiny run
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> tuple[Path, Path, dict]:
-    work, config = tiny_run(tmp_path_factory)
+def bundle(tiny_run) -> tuple[Path, Path, dict]:
+    work, config = tiny_run
     return work / "results", work / "results" / "bundle", config
 
 

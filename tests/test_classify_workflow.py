@@ -7,8 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from tests.conftest import write_mask_file, write_sheet
-from tests.test_workflow import TINY, planned_rules, run_snakemake
+from tests.helpers import TINY, planned_rules, run_snakemake, write_mask_file, write_sheet
+
+pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_measure_takes_intact_from_the_classifier(classify_run):
 
 def test_user_labels_retrain_the_classifier(classify_run, tmp_path):
     work, config = classify_run
-    labels = work / "labels.csv"
+    labels = tmp_path / "labels.csv"  # the shared run stays as it is
     labels.write_text("sheet_id,leaf_id,intact\nsynth_0000,1,no\n")
     relabelled = {**config, "classify": {**config["classify"], "labels": str(labels)}}
     jobs = planned_rules(work, relabelled)

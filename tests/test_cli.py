@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO
-from tests.tiny_run import tiny_run
+from tests.helpers import REPO
 
 
 def herbseg(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -24,10 +23,11 @@ def herbseg(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return tiny_run(tmp_path_factory)
+def run(tiny_run):
+    return tiny_run
 
 
+@pytest.mark.workflow
 def test_predict_gives_the_workflows_leaf_area(run, tmp_path):
     work, config = run
     (work / "cli.yaml").write_text(yaml.safe_dump(config))
@@ -52,12 +52,13 @@ def test_predict_without_a_model_folder_says_so(tmp_path):
     assert proc.returncode == 2 and "not a saved model folder" in proc.stderr
 
 
+@pytest.mark.workflow
 def test_check_prints_the_plan_and_stops_on_a_mistake(run):
     work, config = run
     (work / "cli.yaml").write_text(yaml.safe_dump(config))
     proc = herbseg("check", "--config", "cli.yaml", cwd=work)
     assert proc.returncode == 0, proc.stderr
-    assert "sheets: 6 listed in sheets" in proc.stdout
+    assert "sheets: 8 listed in sheets" in proc.stdout  # 6 good, a corrupt and a truncated
     assert "annotations: 6 of 7 in masks match a sheet" in proc.stdout
     bad = herbseg("check", "--config", "cli.yaml", "--annotations", "nowhere", cwd=work)
     assert bad.returncode == 1 and bad.stderr.startswith("herbseg: config key 'annotations'")
@@ -66,6 +67,7 @@ def test_check_prints_the_plan_and_stops_on_a_mistake(run):
     assert null.returncode == 1 and "model.path" in null.stderr
 
 
+@pytest.mark.workflow
 def test_verify_a_bundle_and_a_damaged_copy(run, tmp_path):
     work, _ = run
     proc = herbseg("verify", "results/bundle", cwd=work)

@@ -13,7 +13,7 @@ from pycocotools import mask as mask_utils
 from herbseg.io import coco
 from herbseg.io.sheets import discover_sheets
 from herbseg.stages.ingest import ingest, render_coco
-from tests.conftest import write_mask_file, write_sheet
+from tests.helpers import write_mask_file, write_sheet
 
 W, H = 30, 20
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from fault_injection import (  # noqa: E402
@@ -35,6 +35,8 @@ from fault_injection import (  # noqa: E402
     snakemake_cmd,
     write_config,
 )
+
+pytestmark = pytest.mark.workflow
 
 TARGETS = (f"{RES}/train/model", f"{RES}/train/history.csv")
 

@@ -11,9 +11,7 @@ import pytest
 from dwca.read import DwCAReader
 
 from herbseg.stages.dwc_export import MOF_ROW_TYPE, measurements, write_archive
-from tests.conftest import write_mask_file, write_sheet
-from tests.test_dwca import META
-from tests.test_workflow import TINY, run_snakemake
+from tests.helpers import META, TINY, run_snakemake, write_mask_file, write_sheet
 
 MOF = "http://rs.tdwg.org/dwc/terms/"
 
@@ -95,6 +93,7 @@ def archive_run(tmp_path_factory):
     return work
 
 
+@pytest.mark.workflow
 def test_every_result_table_carries_the_specimen_keys(archive_run):
     res = archive_run / "results"
     read = {"dtype": str, "keep_default_na": False}
@@ -111,6 +110,7 @@ def test_every_result_table_carries_the_specimen_keys(archive_run):
     )
 
 
+@pytest.mark.workflow
 def test_workflow_archive_joins_the_input_occurrences_with_leaf_area_values(archive_run):
     work = archive_run
     area = pd.read_csv(work / "results/leaf_area.csv", dtype={"gbifID": str})

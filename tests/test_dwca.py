@@ -10,33 +10,9 @@ import pytest
 from herbseg.io import dwca
 from herbseg.io.sheets import PRESET_ERROR, discover_sheets
 from herbseg.stages.ingest import ingest
-from tests.conftest import write_mask_file, write_sheet
-from tests.test_workflow import TINY, run_snakemake
+from tests.helpers import META, TINY, run_snakemake, write_mask_file, write_sheet
 
 GBIF_HEADER = "gbifID\ttype\tformat\tidentifier\ttitle\tcatalogNumber\n"
-
-META = """<?xml version="1.0" encoding="utf-8"?>
-<archive xmlns="http://rs.tdwg.org/dwc/text/" metadata="metadata.xml">
-  <core encoding="UTF-8" fieldsTerminatedBy="\\t" linesTerminatedBy="\\n" fieldsEnclosedBy=""
-        ignoreHeaderLines="1" rowType="http://rs.tdwg.org/dwc/terms/Occurrence">
-    <files><location>occurrence.txt</location></files>
-    <id index="0"/>
-    <field index="0" term="http://rs.gbif.org/terms/1.0/gbifID"/>
-    <field index="1" term="http://rs.tdwg.org/dwc/terms/catalogNumber"/>
-    <field index="2" term="http://rs.tdwg.org/dwc/terms/scientificName"/>
-  </core>
-  <extension encoding="UTF-8" fieldsTerminatedBy="\\t" linesTerminatedBy="\\n"
-        fieldsEnclosedBy="" ignoreHeaderLines="0"
-        rowType="http://rs.gbif.org/terms/1.0/Multimedia">
-    <files><location>multimedia.txt</location></files>
-    <coreid index="0"/>
-    <field index="0" term="http://rs.gbif.org/terms/1.0/gbifID"/>
-    <field index="1" term="http://purl.org/dc/terms/type"/>
-    <field index="2" term="http://purl.org/dc/terms/identifier"/>
-    <field term="http://purl.org/dc/terms/license" default="CC0"/>
-  </extension>
-</archive>
-"""
 
 
 def _lines(*rows: tuple[str, ...]) -> str:
@@ -197,6 +173,7 @@ def test_a_sheet_list_with_a_path_column_is_not_a_multimedia_table(tmp_path):
     assert not dwca.is_multimedia_table(table)
 
 
+@pytest.mark.workflow
 def test_catalogue_numbers_reach_leaf_area_end_to_end(tmp_path):
     """The real workflow on a GBIF-style table: identifiers of the occurrence records survive,
     for measured sheets and for rows whose image is missing, with their text intact."""

@@ -7,7 +7,7 @@ from PIL import Image
 
 from herbseg.io import images
 from herbseg.io.images import SheetError, load_rgb, probe, read_mask, write_mask
-from tests.conftest import write_sheet
+from tests.helpers import write_sheet
 
 
 def test_probe_reads_size_mode_dpi(tmp_path):
@@ -148,7 +148,7 @@ def test_tiff_orientation_tag_is_applied_on_the_tifffile_path(tmp_path):
 
 
 def test_16bit_rgb_png_and_first_page_of_multipage_tiff(tmp_path):
-    from tests.test_zoo import png16_rgb
+    from tests.helpers import png16_rgb
 
     png16_rgb(tmp_path / "deep.png", _rgb().astype(np.uint16) * 257)
     assert (load_rgb(tmp_path / "deep.png") == _rgb()).all()

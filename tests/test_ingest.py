@@ -6,7 +6,7 @@ import pytest
 
 from herbseg.io.sheets import discover_sheets
 from herbseg.stages.ingest import assign_shards, ingest, match_masks
-from tests.conftest import write_mask_file, write_sheet
+from tests.helpers import write_mask_file, write_sheet
 
 
 def _collection(root):

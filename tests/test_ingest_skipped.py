@@ -11,7 +11,7 @@ from PIL import Image
 from herbseg.io.images import load_rgb, probe
 from herbseg.io.sheets import DEFAULT_EXTENSIONS
 from herbseg.stages.ingest import ingest
-from tests.conftest import REPO, write_sheet
+from tests.helpers import REPO, write_sheet
 
 # What Pillow writes for each extension (the others are aliases of one of these formats).
 WRITERS = {".jpg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".jpeg": "JPEG", ".png": "PNG",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 BIN = Path(sys.executable).parent
 
@@ -19,7 +19,10 @@ BIN = Path(sys.executable).parent
         [str(BIN / "ruff"), "check", "."],
         [str(BIN / "ruff"), "format", "--check", "."],
         [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules"],
-        [sys.executable, "-m", "snakemake", "--lint", "--configfile", "config/demo.yaml"],
+        pytest.param(
+            [sys.executable, "-m", "snakemake", "--lint", "--configfile", "config/demo.yaml"],
+            marks=pytest.mark.workflow,
+        ),
     ],
     ids=["ruff-check", "ruff-format", "snakefmt", "snakemake-lint"],
 )

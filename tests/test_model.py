@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import segmentation_models_pytorch as smp
 import torch
 from safetensors.torch import save_file
 
@@ -29,8 +28,8 @@ from herbseg.model.network import (
     save_model,
     update_card,
 )
+from tests.helpers import ENCODER, fill_hub_cache, random_encoder_state
 
-ENCODER = "resnet18"
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
@@ -70,12 +69,6 @@ def hf_home(tmp_path, monkeypatch) -> Path:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HOME", str(home))
     return home
-
-
-def random_encoder_state(seed: int = 1) -> dict[str, torch.Tensor]:
-    torch.manual_seed(seed)
-    encoder = smp.encoders.get_encoder(ENCODER, weights=None)
-    return {k: v.clone().contiguous() for k, v in encoder.state_dict().items()}
 
 
 def assert_encoder_equals(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
@@ -198,21 +191,6 @@ def test_weights_file_that_does_not_fit_is_an_error(tmp_path, no_network):
     save_file(state, str(tmp_path / "bad.safetensors"))
     with pytest.raises(ValueError, match="do not fit"):
         build_model(ENCODER, "imagenet", weights_file=str(tmp_path / "bad.safetensors"))
-
-
-def fill_hub_cache(home: Path, state: dict[str, torch.Tensor]) -> Path:
-    """Lay out ``smp-hub/<encoder>.imagenet`` as huggingface_hub's cache does after a download."""
-    settings = smp.encoders.encoders[ENCODER]["pretrained_settings"]["imagenet"]
-    repo = home / "hub" / ("models--" + settings["repo_id"].replace("/", "--"))
-    snapshot = repo / "snapshots" / settings["revision"]
-    snapshot.mkdir(parents=True)
-    save_file(state, str(snapshot / "model.safetensors"))
-    (snapshot / "config.json").write_text(
-        json.dumps({"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)})
-    )
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(settings["revision"])
-    return snapshot
 
 
 def test_weights_from_hub_cache(hf_home, no_network):

@@ -19,7 +19,7 @@ from herbseg.checks.startup import check_config
 from herbseg.config.schema import ConfigError
 from herbseg.model.card import adopt_card, export_model, read_model_folder, weights_sha256
 from herbseg.model.network import build_model, save_model
-from tests.conftest import write_mask_file, write_sheet
+from tests.helpers import write_mask_file, write_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -155,6 +155,7 @@ def test_config_contradicting_the_card_is_refused_naming_both(tmp_path):
     assert adopt_card({"resize_mode": "letterbox"}, cfg) == []  # default squash: adopted
 
 
+@pytest.mark.workflow
 def test_missing_weight_fails_fast_on_a_large_folder_before_anything_is_written(tmp_path):
     """The floor's shape, at test size: a dry run over 2,000 sheet files stops at start-up."""
     sheets = tmp_path / "sheets"
@@ -196,7 +197,7 @@ def _env() -> dict:
 def test_weights_in_the_hub_cache_pass_offline_and_are_checked_from_the_header(
     tmp_path, offline_hub
 ):
-    from tests.test_model import fill_hub_cache, random_encoder_state
+    from tests.helpers import fill_hub_cache, random_encoder_state
 
     state = random_encoder_state()
     fill_hub_cache(tmp_path / "hf", state)

@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 
 from herbseg.model.card import read_model_folder, weights_sha256
-from tests.conftest import write_sheet
-from tests.test_workflow import TINY, planned_rules, run_snakemake
-from tests.tiny_run import tiny_run
+from tests.helpers import TINY, planned_rules, run_snakemake, write_sheet
+
+pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
-    first, _ = tiny_run(tmp_path_factory)
+def two_runs(tiny_run, tmp_path_factory):
+    first, _ = tiny_run
     model = first / "results" / "model"
     work = tmp_path_factory.mktemp("model_path_run")
     for i in range(5):

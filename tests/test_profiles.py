@@ -8,7 +8,6 @@ The real SLURM run is tests/test_slurm.py.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -19,35 +18,15 @@ import pytest
 import yaml
 
 from herbseg.io.sheets import MANIFEST_COLUMNS
+from herbseg.plan import job_stats
 from herbseg.stages.ingest import PROBLEM_COLUMNS, assign_shards, write_shards
-from tests.conftest import REPO
-from tests.test_workflow import TINY, planned_rules, run_snakemake
+from tests.helpers import REPO, TINY, edited_slurm_profile, run_snakemake
 
 PROFILES = REPO / "profiles"
 DEFAULT = PROFILES / "default"
 SLURM = PROFILES / "slurm"
 PLACEHOLDER = "EDIT_ME"
 OLD = time.time() - 30 * 24 * 3600  # sheet folders older than the ingest outputs
-
-
-def edited_slurm_profile(
-    dest: Path, *, account: str, partition: str, gpu_partition: str, extra: str = ""
-) -> Path:
-    """profiles/slurm as its user makes it: the placeholders of the EDIT lines filled in.
-
-    ``extra`` is appended verbatim (top-level keys of a test cluster); the folder is returned.
-    """
-    values = {"slurm_account": account, "slurm_partition": partition}
-    lines = []
-    for line in (SLURM / "config.yaml").read_text().splitlines():
-        if "# EDIT" in line:
-            key = line.split(":")[0].strip()
-            value = gpu_partition if "&gpu_partition" in line else values[key]
-            line = line.replace(json.dumps(PLACEHOLDER), json.dumps(value))
-        lines.append(line)
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "config.yaml").write_text("\n".join(lines) + "\n" + extra)
-    return dest
 
 
 def planned_jobs(text: str) -> list[dict]:
@@ -184,12 +163,18 @@ def ingested(tmp_path_factory) -> tuple[Path, dict]:
     return work, config
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("profile", ["default", "slurm"])
 def test_each_profile_drives_a_dry_run(ingested, profile):
+    """The cluster profile named on the command line; the default one used without asking."""
     work, config = ingested
-    text, jobs = dry_run(work, config, "--workflow-profile", str(PROFILES / profile))
-    assert f"workflow specific profile {PROFILES / profile}" in text
-    planned = planned_rules(work, config, "--workflow-profile", str(PROFILES / profile))
+    if profile == "default":
+        text, jobs = dry_run(work, config)
+        assert f"workflow specific profile {Path('profiles') / 'default'}" in text
+    else:
+        text, jobs = dry_run(work, config, "--workflow-profile", str(PROFILES / profile))
+        assert f"workflow specific profile {PROFILES / profile}" in text
+    planned = job_stats(text)  # the same dry run's job-stats table
     assert planned.items() >= {
         "resize": 4, "split": 1, "train": 1, "evaluate": 1, "predict": 4, "measure": 4,
         "aggregate": 1,
@@ -206,12 +191,7 @@ def test_each_profile_drives_a_dry_run(ingested, profile):
             assert job["resources"]["gpu"] == 0  # device: auto requests no GPU
 
 
-def test_the_default_profile_is_used_without_asking(ingested):
-    work, config = ingested
-    text, _ = dry_run(work, config)
-    assert f"workflow specific profile {Path('profiles') / 'default'}" in text
-
-
+@pytest.mark.workflow
 @pytest.mark.parametrize("profile", ["default", "slurm"])
 def test_cuda_in_the_config_asks_the_scheduler_for_a_gpu(ingested, profile):
     work, config = ingested
@@ -222,6 +202,7 @@ def test_cuda_in_the_config_asks_the_scheduler_for_a_gpu(ingested, profile):
         assert job["resources"].get("gpu") == expected, job
 
 
+@pytest.mark.workflow
 def test_no_job_asks_for_more_than_a_node_gives(ingested, tmp_path):
     """Threads of the config above the node's CPUs and shards of huge sheets: capped by the
     profile's max-threads and `resources: mem_mb` (here a node of 3 CPUs and 5 GB)."""
@@ -246,6 +227,7 @@ def test_no_job_asks_for_more_than_a_node_gives(ingested, tmp_path):
     assert one(jobs, "measure", "c00001")["resources"]["mem_mb"] == 5000  # 100 MP sheets
 
 
+@pytest.mark.workflow
 def test_shard_jobs_are_sized_from_their_sheets_and_the_config(ingested):
     work, config = ingested
     _, jobs = dry_run(work, {**config, "threads": TINY["threads"]}, "--cores", "2")

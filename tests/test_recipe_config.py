@@ -12,7 +12,7 @@ import yaml
 from snakemake.utils import validate
 
 from herbseg.stages.train import train
-from tests.conftest import REPO, write_mask_file, write_sheet
+from tests.helpers import REPO, write_mask_file, write_sheet
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from violaceae import merged_config  # noqa: E402

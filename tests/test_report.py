@@ -21,8 +21,7 @@ import pytest
 from PIL import Image
 
 from herbseg.reporting import overlays, plots
-from tests.test_workflow import run_snakemake
-from tests.tiny_run import tiny_run
+from tests.helpers import copy_run, run_snakemake
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -54,8 +53,10 @@ def browser() -> str:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> tuple[Path, dict, Path]:
-    work, config = tiny_run(tmp_path_factory)
+def report(tiny_run, tmp_path_factory) -> tuple[Path, dict, Path]:
+    """The tiny run's report, made in a copy of the run (it joins that copy's bundle)."""
+    work, config = tiny_run
+    work = copy_run(work, tmp_path_factory.mktemp("report") / "run")
     html = work / "results" / "report.html"
     run_snakemake(work, config, "--report", str(html))
     return work, config, html
@@ -116,6 +117,7 @@ const opened = setInterval(() => {{  // the app mounts asynchronously; wait for 
     return out
 
 
+@pytest.mark.workflow
 def test_figures_tables_and_overlays_are_in_the_report(report):
     _, _, html = report
     results = embedded(html, "results")
@@ -144,6 +146,8 @@ def test_figures_tables_and_overlays_are_in_the_report(report):
         assert results[n]["data_uri"].startswith("data:image/png;")
 
 
+@pytest.mark.workflow
+@pytest.mark.browser
 def test_report_renders_in_headless_chromium(report, browser, tmp_path):
     _, _, html = report
     dom, shot = chromium(browser, html, tmp_path)
@@ -158,6 +162,8 @@ def test_report_renders_in_headless_chromium(report, browser, tmp_path):
     assert 'id="app"><div' in dom  # React mounted the app
 
 
+@pytest.mark.workflow
+@pytest.mark.browser
 @pytest.mark.parametrize("suffix", list(FIGURES))
 def test_each_figure_page_shows_its_image(report, browser, tmp_path, suffix):
     _, _, html = report
@@ -172,6 +178,7 @@ def test_each_figure_page_shows_its_image(report, browser, tmp_path, suffix):
     assert label in dom  # and listed in its category's menu
 
 
+@pytest.mark.workflow
 def test_the_report_joins_the_bundle_on_the_next_run(report):
     work, config, html = report
     log = run_snakemake(work, config).stderr

@@ -241,6 +241,7 @@ def test_detect_ruler_speed():
     assert time.process_time() - t0 < 1.5
 
 
+@pytest.mark.shared
 @pytest.mark.skipif(not LM2.is_dir(), reason="shared LeafMachine2 demo sheets not present")
 def test_leafmachine2_demo_sheets():
     """The 12 LM2 sheets share one ruler at ~4.54 px/mm (eye check: 590 px over 130 mm)."""
@@ -253,6 +254,7 @@ def test_leafmachine2_demo_sheets():
         assert confidence >= 0.6
 
 
+@pytest.mark.shared
 @pytest.mark.skipif(not LM2.is_dir(), reason="shared LeafMachine2 demo sheets not present")
 def test_leafmachine2_sheets_without_their_ruler():
     """Leaves, veins, label text and a colour chart, but the ruler strip cut off: no scale."""

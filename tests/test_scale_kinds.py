@@ -163,6 +163,7 @@ def _violaceae(sheet_id: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
+@pytest.mark.shared
 @pytest.mark.skipif(not VIOLACEAE.is_dir(), reason="shared Violaceae sheets not present")
 @pytest.mark.parametrize("sheet_id", ["V11_02_234", "V27_01_008", "V34_01_027"])
 def test_real_violaceae_scales_within_two_percent_of_by_eye(sheet_id):
@@ -171,6 +172,7 @@ def test_real_violaceae_scales_within_two_percent_of_by_eye(sheet_id):
     assert abs(found.px_per_mm / _truth()[sheet_id] - 1) < 0.02
 
 
+@pytest.mark.shared
 @pytest.mark.skipif(not VIOLACEAE.is_dir(), reason="shared Violaceae sheets not present")
 @pytest.mark.parametrize("sheet_id", ["V02_04_004", "V25_04_007"])
 def test_real_violaceae_sheets_without_a_scale(sheet_id):

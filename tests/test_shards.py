@@ -24,8 +24,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import REPO, write_mask_file, write_sheet
-from tests.test_workflow import SNAKEMAKE, TINY, run_snakemake
+from tests.helpers import REPO, SNAKEMAKE, TINY, run_snakemake, write_mask_file, write_sheet
 
 SHARDED = {
     **TINY,
@@ -97,6 +96,7 @@ def _shard_mtimes(work: Path) -> dict[str, int]:
     return {p.stem: p.stat().st_mtime_ns for p in (work / "results/ingest/shards").glob("*.csv")}
 
 
+@pytest.mark.workflow
 def test_added_sheets_rerun_only_the_shards_that_hold_them(run_copy):
     before = _shard_mtimes(run_copy)
     time.sleep(0.01)
@@ -112,12 +112,14 @@ def test_added_sheets_rerun_only_the_shards_that_hold_them(run_copy):
     assert_redoes_only(planned_jobs(run_copy, SHARDED, *TARGETS), ["c00001", "c00002"])
 
 
+@pytest.mark.workflow
 def test_a_removed_sheet_reruns_only_its_shard(run_copy):
     os.remove(run_copy / "sheets" / "s5.jpg")
     ingest_now(run_copy, SHARDED)
     assert_redoes_only(planned_jobs(run_copy, SHARDED, *TARGETS), ["c00000"])
 
 
+@pytest.mark.workflow
 def test_a_shard_with_missing_outputs_is_redone_and_no_other(run_copy):
     """A first run stopped while c00001 was being predicted: the job's table and everything after
     it are missing, its masks folder half-written."""
@@ -135,6 +137,7 @@ def _incomplete_markers(work: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
 
 
+@pytest.mark.workflow
 def test_a_shard_killed_mid_job_is_redone_and_no_other(run_copy):
     """Kill Snakemake and its job (SIGKILL: a node lost, a job past its time limit) while one
     shard's measure runs; its output is left half-written but present, so only Snakemake's

@@ -8,7 +8,7 @@ every non-local job went through sbatch (Snakemake's submission lines, the SLURM
 `scontrol show job` / jobcomp.log for state, partition, CPUs, memory and time limit), local rules
 never did, the outputs equal a local run's through profiles/default, and rerunning a stage
 (`--forcerun`, `--until`, one shard, a changed measure setting) replans and reruns only what it
-must, under both profiles.
+must, under the cluster profile (test_workflow.py reads the same plans under profiles/default).
 
 Needs root. Skips when not root or SLURM cannot be installed, unless HERBSEG_SLURM_TEST=1 (CI),
 where it fails instead. Takes about 4 minutes on 2 cores.
@@ -27,11 +27,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO
-from tests.test_profiles import edited_slurm_profile
-from tests.test_workflow import SNAKEMAKE, TINY, planned_rules, run_snakemake
+from tests.helpers import REPO, SNAKEMAKE, TINY, edited_slurm_profile, planned_rules, run_snakemake
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
 REQUIRED = os.environ.get("HERBSEG_SLURM_TEST") == "1"
 CLUSTER = REPO / "tests" / "cluster"
@@ -260,16 +258,10 @@ def test_outputs_equal_a_local_run(runs):
     assert summary["iou"].between(0, 1).all()
 
 
-@pytest.fixture(params=["default", "slurm"])
-def profile_run(request, runs):
-    """A finished run with the profile it ran under."""
-    if request.param == "default":
-        return runs["local"], str(REPO / "profiles" / "default")
-    return runs["cluster"], str(runs["profile"])
-
-
-def test_rerun_plans_under_each_profile(profile_run):
-    work, profile = profile_run
+def test_rerun_plans_under_the_cluster_profile(runs):
+    """The same plans as under profiles/default, which test_workflow.py reads on the session's
+    synthetic run (the default profile is used without asking)."""
+    work, profile = runs["cluster"], str(runs["profile"])
 
     def plan(config: dict, *args: str) -> dict[str, int]:
         return planned_rules(work, config, "--workflow-profile", profile, *args)

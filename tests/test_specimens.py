@@ -9,7 +9,7 @@ import pytest
 from herbseg.io.images import write_mask
 from herbseg.stages.measure import MasksMissing, MeasureSettings, measure_shard
 from herbseg.stages.specimens import rollup, with_keys
-from tests.conftest import write_sheet
+from tests.helpers import write_sheet
 
 
 def test_keys_join_beside_sheet_id_and_blank_for_sheetless_rows():

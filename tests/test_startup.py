@@ -11,8 +11,7 @@ import pytest
 from herbseg.checks import inputs as input_checks
 from herbseg.checks.startup import check_config
 from herbseg.config.schema import ConfigError, nulls_from_command_line, schema_error
-from tests.conftest import REPO, write_mask_file, write_sheet
-from tests.test_workflow import run_snakemake
+from tests.helpers import REPO, run_snakemake, write_mask_file, write_sheet
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -46,11 +45,13 @@ def _sheets(folder: Path, n: int = 2, mask: bool = True) -> Path:
 VALID = {"annotations": "masks", "model": {"encoder": "timm-tf_efficientnet_lite0"}}
 
 
+@pytest.mark.workflow
 def test_missing_sheets_folder(tmp_path):
     line = _fails(tmp_path, {"sheets": "nowhere", "annotations": None}, "sheets")
     assert "'nowhere' does not exist" in line
 
 
+@pytest.mark.workflow
 def test_empty_sheets_folder_names_what_it_holds(tmp_path):
     (tmp_path / "sheets").mkdir()
     (tmp_path / "sheets" / ".DS_Store").write_bytes(b"\0")
@@ -58,6 +59,7 @@ def test_empty_sheets_folder_names_what_it_holds(tmp_path):
     assert "holds no file ending in .jpg" in line and "(1 other files)" in line
 
 
+@pytest.mark.workflow
 def test_annotations_matching_no_sheet_on_10000_sheets_with_counts(tmp_path):
     # Names only are read at start, so empty files stand in for 10,000 scans.
     sheets = tmp_path / "sheets"
@@ -71,12 +73,14 @@ def test_annotations_matching_no_sheet_on_10000_sheets_with_counts(tmp_path):
     assert "none of the 3 annotations" in line and "any of the 10000 sheets" in line
 
 
+@pytest.mark.workflow
 def test_missing_annotations_folder(tmp_path):
     _sheets(tmp_path / "sheets", mask=False)
     line = _fails(tmp_path, {"sheets": "sheets", "annotations": "masks"}, "annotations")
     assert "does not exist" in line
 
 
+@pytest.mark.workflow
 def test_null_words_on_the_command_line_are_null(tmp_path):
     _sheets(tmp_path / "sheets")
     config = {**VALID, "sheets": "sheets"}
@@ -94,6 +98,7 @@ def test_null_words_only_where_the_schema_allows_null():
     assert config == {"annotations": None, "results": "none", "model": {"encoder_weights": None}}
 
 
+@pytest.mark.workflow
 def test_batch_size_below_two(tmp_path):
     _sheets(tmp_path / "sheets")
     config = {**VALID, "sheets": "sheets", "train": {"batch_size": 1}}
@@ -108,6 +113,7 @@ def test_batch_size_check_itself():
     assert schema_error({"sheets": "x", "train": {"batch_size": 2}}, SCHEMA) is None
 
 
+@pytest.mark.workflow
 @pytest.mark.skipif(input_checks.cuda_devices() > 0, reason="this machine has a CUDA GPU")
 def test_cuda_device_on_a_machine_without_one(tmp_path):
     _sheets(tmp_path / "sheets")
@@ -125,6 +131,7 @@ def test_cuda_is_not_judged_where_jobs_run_elsewhere():
             input_checks.check_devices(config, local=True)
 
 
+@pytest.mark.workflow
 def test_results_under_a_file(tmp_path):
     _sheets(tmp_path / "sheets")
     (tmp_path / "taken").write_text("a file")
@@ -133,6 +140,7 @@ def test_results_under_a_file(tmp_path):
     assert "is a file" in line
 
 
+@pytest.mark.workflow
 def test_results_on_a_read_only_place(tmp_path):
     # /proc accepts no new file even for root, where chmod would not stop a write.
     _sheets(tmp_path / "sheets")

@@ -15,7 +15,7 @@ from herbseg.model.network import build_model, init_weights_sha256, load_init_we
 from herbseg.stages.baseline import BaselineSettings, segment
 from herbseg.stages.ingest import ingest
 from herbseg.stages.train import TrainConfig, train
-from tests.conftest import REPO, write_mask_file, write_sheet
+from tests.helpers import REPO, write_mask_file, write_sheet
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from violaceae_register import place, register  # noqa: E402

@@ -1,89 +1,22 @@
 """End-to-end: the real Snakefile in a subprocess on tiny collections.
 
-One run on a tiny synthetic collection (synth → … → demo_check) and one on a user folder with
-broken files; both are checked file by file, column by column, and the rerun plans are read from
-Snakemake's own dry run.
+The session's synthetic run (synth → … → demo_check, conftest.py's ``synth_run``) and a user
+folder with broken files are checked file by file, column by column, and the rerun plans are
+read from Snakemake's own dry run.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
 
-from tests.conftest import REPO, write_mask_file, write_sheet
+from tests.helpers import planned_rules
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TINY = {
-    "resize": {"size": 64},
-    "model": {"encoder": "resnet18", "encoder_weights": None},
-    "train": {"epochs": 1, "batch_size": 4, "num_workers": 0, "lr": 1e-3},
-    "predict": {"batch_size": 4},
-    "measure": {"min_leaf_px": 20},
-    "threads": {"ingest": 2, "resize": 2, "train": 2, "predict": 2, "measure": 1},
-}
-
-
-def run_snakemake(workdir: Path, config: dict, *args: str, check: bool = True):
-    cfg = workdir / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    cmd = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(cfg), "--cores", "2", *args]  # fmt: skip
-    proc = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
-    return proc
-
-
-def planned_rules(workdir: Path, config: dict, *args: str) -> dict[str, int]:
-    """The jobs a dry run would execute, read from Snakemake's job-stats table."""
-    out = run_snakemake(workdir, config, "-n", *args)
-    text = out.stdout + out.stderr
-    stats = text.split("Job stats:")[-1] if "Job stats:" in text else ""
-    jobs = {}
-    for line in stats.splitlines():
-        m = re.fullmatch(r"\s*([a-z_]+)\s+(\d+)\s*", line)
-        if m and m.group(1) != "total":
-            jobs[m.group(1)] = int(m.group(2))
-    return jobs
-
-
-@pytest.fixture(scope="module")
-def synth_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("synth_run")
-    config = {
-        **TINY,
-        "sheets": "demo/sheets",
-        "annotations": "demo/masks",
-        "results": "demo/results",
-        "synth": {
-            "enabled": True,
-            "n_sheets": 8,
-            "seed": 3,
-            "width": 300,
-            "height": 450,
-            "dpi": 60,
-            "truth": "demo/truth.csv",
-        },  # fmt: skip
-        "ingest": {"shard_size": 4},
-    }
-    run_snakemake(work, config)
-    return work, config
+pytestmark = pytest.mark.workflow
 
 
 def test_every_output_file_column_and_range(synth_run):
@@ -165,30 +98,28 @@ def test_changed_measure_setting_reruns_measure_not_training(synth_run):
     assert {"measure", "aggregate"} <= set(jobs)
 
 
+def test_forcing_one_shards_table_reruns_only_that_job(synth_run):
+    work, config = synth_run
+    target = f"{config['results']}/measure/a00000/leaf_area.csv"
+    assert planned_rules(work, config, "--force", target) == {"measure": 1}
+
+
 def test_nothing_to_do_after_a_complete_run(synth_run):
     work, config = synth_run
     assert planned_rules(work, config) == {}
 
 
-def test_corrupt_and_truncated_sheets_are_reported_and_the_run_completes(tmp_path):
-    sheets, masks = tmp_path / "sheets", tmp_path / "masks"
-    for i in range(4):
-        write_sheet(sheets / f"s{i}.jpg", 120, 180, dpi=300, seed=i)
-        write_mask_file(masks / f"s{i}_mask.png", 60, 90)  # another size: mapped onto the sheet
-    (sheets / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is no jpeg")
-    full = write_sheet(tmp_path / "full.jpg", 200, 300).read_bytes()
-    (sheets / "truncated.jpg").write_bytes(full[: len(full) // 2])
-    config = {**TINY, "sheets": str(sheets), "annotations": str(masks),
-              "results": str(tmp_path / "results")}  # fmt: skip
-    run_snakemake(tmp_path, config)
-    res = tmp_path / "results"
+def test_corrupt_and_truncated_sheets_are_reported_and_the_run_completes(tiny_run):
+    work, _ = tiny_run  # a user folder with a corrupt and a truncated scan among 6 good ones
+    res = work / "results"
     manifest = pd.read_csv(res / "ingest" / "manifest.csv", keep_default_na=False)
     area = pd.read_csv(res / "leaf_area.csv", keep_default_na=False)
-    assert len(area) == len(manifest) == 6
+    assert len(area) == len(manifest) == 8
     bad = area.set_index("sheet_id").loc[["corrupt", "truncated"]]
     assert (bad["status"] == "error").all()
     assert bad.loc["truncated", "error"] == "truncated"
     assert (bad["leaf_area_mm2"] == "").all()
     problems = pd.read_csv(res / "ingest" / "problems.csv")
     assert {"corrupt", "truncated"} <= set(problems["sheet_id"])
-    assert (area.set_index("sheet_id").loc[[f"s{i}" for i in range(4)], "status"] == "ok").all()
+    good = [f"s{i}" for i in range(6)]  # s0 and s1 with masks of another size, mapped
+    assert (area.set_index("sheet_id").loc[good, "status"] == "ok").all()

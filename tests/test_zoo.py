@@ -8,8 +8,6 @@ listed in problems.csv.
 from __future__ import annotations
 
 import json
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,9 @@ import tifffile
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from tests.test_workflow import TINY, run_snakemake
+from tests.helpers import TINY, png16_rgb, run_snakemake
+
+pytestmark = pytest.mark.workflow
 
 W, H = 120, 180
 MAX_MP = 0.05  # the zoo's sheets are 0.02 MP; "huge" is 0.09 MP
@@ -36,24 +36,6 @@ def sheet_array(seed: int = 0, w: int = W, h: int = H) -> np.ndarray:
 def save(path: Path, im: Image.Image, **kw) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     im.save(path, **kw)
-    return path
-
-
-def png16_rgb(path: Path, arr: np.ndarray) -> Path:
-    """A 16-bit RGB PNG, written by hand because Pillow cannot create one."""
-    h, w, _ = arr.shape
-    raw = b"".join(b"\x00" + arr[r].astype(">u2").tobytes() for r in range(h))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )  # fmt: skip
     return path
 
 

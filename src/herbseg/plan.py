@@ -7,6 +7,7 @@ folder is described in seconds.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from herbseg.io.annotations import annotation_matches
@@ -63,3 +64,22 @@ def describe_plan(config: dict[str, Any]) -> str:
         outputs.append("bundle/ (RO-Crate)")
     lines.append(f"results: {results}/ — " + ", ".join(outputs))
     return "\n".join(lines)
+
+
+_STATS_ROW = re.compile(r"\s*([a-z_]+)\s+(\d+)\s*")
+
+
+def job_stats(text: str) -> dict[str, int]:
+    """Planned jobs per rule, read from the "Job stats" table of ``snakemake -n`` output.
+
+    Snakemake's own count, not a re-derivation of the DAG: the tests that check what a change
+    reruns and the dry-run benchmark both read the plan from here, so a change in Snakemake's
+    table format is fixed in one place. Empty when the text has no table (nothing to do).
+    """
+    stats = text.split("Job stats:")[-1] if "Job stats:" in text else ""
+    jobs = {}
+    for line in stats.splitlines():
+        m = _STATS_ROW.fullmatch(line)
+        if m and m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
