@@ -209,3 +209,20 @@ def test_weights_in_the_hub_cache_pass_offline_and_are_checked_from_the_header(
     with pytest.raises(ConfigError, match="layer4.1.bn2.bias") as err:
         check_config(config(tmp_path, model={"encoder": "resnet18"}))
     assert str(snapshot / "model.safetensors") in str(err.value)
+
+
+def test_encoder_names_are_cached_per_smp_version(tmp_path, monkeypatch):
+    """The name check reads smp's encoder list from a cache, so a start does not import smp."""
+    import sys
+
+    from herbseg.checks import model as checks
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    names = checks.encoder_names()  # fills the cache
+    assert "resnet101" in names and "timm-tf_efficientnet_lite0" in names
+    (cached,) = (tmp_path / "herbseg").glob("smp-encoders-*.json")
+    monkeypatch.setitem(sys.modules, "segmentation_models_pytorch", None)  # importing it fails
+    assert checks.encoder_names() == names
+    cached.write_text("not json")  # a broken cache is recomputed, not an error
+    monkeypatch.delitem(sys.modules, "segmentation_models_pytorch")
+    assert checks.encoder_names() == names

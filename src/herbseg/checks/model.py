@@ -1,25 +1,29 @@
 """Start-up checks of everything model-related: encoder name, its weights, a saved model to use.
 
 These run when the workflow starts (registered in :data:`herbseg.checks.startup.CHECKS`), before
-ingest
-hashes a collection, because each of these mistakes used to surface only in ``train`` or
+ingest hashes a collection, because each of these mistakes used to surface only in ``train`` or
 ``predict``, after hours of work. Resolving the ImageNet weights here also means the one
 download a connected machine needs happens once, at start, into the cache smp uses; jobs only
 read it.
 
 torch and smp are imported inside the checks that need them: parsing a config that names a saved
-model or trains from scratch pays nothing for them.
+model or trains from scratch pays nothing for them, and the encoder names smp knows are cached
+per smp version, so checking the name does not import smp (~5 s) at every start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import json
 import os
 import socket
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from herbseg.config.schema import ConfigError
+from herbseg.io.files import atomic_write_text, user_cache_dir
 
 HUB_HOST = "huggingface.co"
 _TRUE = {"1", "true", "yes", "on"}
@@ -33,10 +37,26 @@ def is_offline(config: dict[str, Any]) -> bool:
 
 
 def encoder_names() -> list[str]:
-    """Every encoder name the installed segmentation-models-pytorch accepts (``tu-`` aside)."""
+    """Every encoder name the installed segmentation-models-pytorch accepts (``tu-`` aside).
+
+    Read from a cache file named for the installed smp version (a new smp writes a new file), so
+    only the first start after an install imports smp; an unwritable cache is not an error.
+    """
+    cache = (
+        user_cache_dir() / f"smp-encoders-{metadata.version('segmentation-models-pytorch')}.json"
+    )
+    try:
+        names = json.loads(cache.read_text())
+        if isinstance(names, list) and names:
+            return names
+    except (OSError, ValueError):
+        pass
     import segmentation_models_pytorch as smp
 
-    return sorted(smp.encoders.get_encoder_names())
+    names = sorted(smp.encoders.get_encoder_names())
+    with contextlib.suppress(OSError):
+        atomic_write_text(cache, json.dumps(names))
+    return names
 
 
 def check_encoder_name(config: dict[str, Any]) -> None:

@@ -172,3 +172,11 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def user_cache_dir() -> Path:
+    """herbseg's folder in the user's cache (``$XDG_CACHE_HOME/herbseg``, else
+    ``~/.cache/herbseg``): facts about installed packages that are slow to compute and safe to
+    recompute (nothing a run's results depend on)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "herbseg"
