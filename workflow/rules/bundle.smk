@@ -26,11 +26,13 @@ rule bundle:
     input:
         unpack(bundle_report_input),
         unpack(bundle_model_input),
+        unpack(bundle_dwc_input),
         manifest=res("ingest/manifest.csv"),
         problems=res("ingest/problems.csv"),
         shards=res("ingest/shards.csv"),
         leaf_area=res("leaf_area.csv"),
         leaf_traits=res("leaf_traits.csv"),
+        specimens=res("specimens.csv"),
         collection=res("report/collection.png"),
         overlays=res("report/overlays"),
         checksums=mask_checksum_tables,

@@ -129,6 +129,19 @@ def bundle_model_input(wildcards):
     }
 
 
+def bundle_dwc_input(wildcards):
+    """The Darwin Core Archive files, when the run writes them (``dwc_export.enabled``)."""
+    if not config["dwc_export"]["enabled"]:
+        return {}
+    return {
+        "dwc": [
+            res("dwc/meta.xml"),
+            res("dwc/occurrence.txt"),
+            res("dwc/measurementorfact.txt"),
+        ]
+    }
+
+
 def train_init_input(wildcards):
     """The model training starts from (`train.init_from`), so a changed one retrains."""
     init = config["train"]["init_from"]

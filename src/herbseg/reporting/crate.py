@@ -42,6 +42,12 @@ DESCRIPTIONS = {
     "evaluate/summary.csv": "Test-split scores pooled over all test pixels",
     "leaf_area.csv": "One row per sheet file: leaf area (mm²), leaf count, scale and status",
     "leaf_traits.csv": "One row per leaf: area, perimeter, length, width and shape",
+    "specimens.csv": "One row per specimen: its sheets' leaf area summed, the median of its "
+    "intact leaves' traits",
+    "dwc/meta.xml": "Darwin Core Archive descriptor: occurrence core + MeasurementOrFact extension",
+    "dwc/occurrence.txt": "Darwin Core Archive core: one occurrence per measured specimen",
+    "dwc/measurementorfact.txt": "Darwin Core MeasurementOrFact: one row per (occurrence, "
+    "measurement), linked by the occurrence id",
     "report/training.png": "Figure: training curves",
     "report/evaluation.png": "Figure: test scores",
     "report/collection.png": "Figure: leaf area and leaf count over the collection",
