@@ -21,14 +21,14 @@ demo: $(STAMP)
 	@$(BIN)/python -m herbseg.reporting.demo_check demo/results/demo_check.csv
 
 # The full suite (what CI runs through .ci/run): unit, workflow, SLURM and browser tiers.
-# Both tiers run on every core (pytest-xdist); tests/conftest.py keeps a module, and the
-# readers of one session run, on one worker.
+# Both tiers run on every core (pytest-xdist); a test module stays on one worker (its module
+# fixtures, SLURM's daemons among them, are set up once).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The inner loop: unit tests only (no Snakemake, SLURM or Chromium; markers in pyproject.toml).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup -m "not workflow and not slurm and not browser"
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not workflow and not slurm and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -33,27 +33,10 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     helpers.CURRENT_TEST = None
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    parallel = config.pluginmanager.hasplugin("xdist")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        names = getattr(item, "fixturenames", ())
-        if "shared_data" in names:
+        if "shared_data" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.shared)
-        if parallel:
-            item.add_marker(pytest.mark.xdist_group(xdist_group(item.nodeid, names)))
-
-
-def xdist_group(nodeid: str, fixtures: tuple[str, ...]) -> str:
-    """The worker group of a test under ``pytest -n … --dist loadgroup`` (``make test``).
-
-    A module's tests stay on one worker (module fixtures are built once; SLURM's daemons are
-    started once), and every reader of a session run (``tiny_run``, ``synth_run``) joins that
-    run's group, so each session run is built once, on one worker.
-    """
-    for run in ("tiny_run", "synth_run"):
-        if run in fixtures:
-            return run
-    return nodeid.split("::")[0]
 
 
 @pytest.fixture
