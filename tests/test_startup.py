@@ -3,7 +3,6 @@ with a non-zero exit, before any results folder exists."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -18,17 +17,15 @@ SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 def _fails(work: Path, config: dict, key: str, *args: str, dry: bool = True) -> str:
     """Run the workflow (dry by default); it must stop at start with one `herbseg:` line naming
-    ``key``."""
-    start = time.monotonic()
+    ``key``. How fast is a benchmark's question (benchmarks/missing_weights.py), not a test's:
+    a wall-clock limit here failed under parallel test load."""
     proc = run_snakemake(work, config, *(["-n"] if dry else []), *args, check=False)
-    took = time.monotonic() - start
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("herbseg:")]
     assert proc.returncode != 0, proc.stderr[-2000:]
     assert len(lines) == 1, proc.stderr[-2000:]
     assert f"config key '{key}'" in lines[0]
     assert "Traceback" not in proc.stderr and 'File "' not in proc.stderr
     assert not (work / "results").exists()
-    assert took < 10, f"took {took:.1f} s"
     return lines[0]
 
 
