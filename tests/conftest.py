@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests import helpers
-from tests.helpers import SHARED, TINY, run_snakemake, write_mask_file, write_sheet
+from tests.helpers import SHARED, TINY, run_snakemake, synth_config, write_mask_file, write_sheet
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -59,22 +59,7 @@ def synth_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     scale, which test_workflow.py's range checks refuse.
     """
     work = tmp_path_factory.mktemp("synth_run")
-    config = {
-        **TINY,
-        "sheets": "demo/sheets",
-        "annotations": "demo/masks",
-        "results": "demo/results",
-        "synth": {
-            "enabled": True,
-            "n_sheets": 8,
-            "seed": 3,
-            "width": 300,
-            "height": 450,
-            "dpi": 60,
-            "truth": "demo/truth.csv",
-        },  # fmt: skip
-        "ingest": {"shard_size": 4},
-    }
+    config = {**synth_config(8, 3), "ingest": {"shard_size": 4}}
     run_snakemake(work, config)
     return work, config
 

@@ -40,6 +40,27 @@ TINY = {
 }
 
 
+def synth_config(n_sheets: int, seed: int, **synth: object) -> dict:
+    """TINY on a small synthetic collection in ``demo/`` (300×450 px at 60 dpi): the config of
+    the session's ``synth_run`` and of the classifier's run (they differ in size, seed, extras)."""
+    return {
+        **TINY,
+        "sheets": "demo/sheets",
+        "annotations": "demo/masks",
+        "results": "demo/results",
+        "synth": {
+            "enabled": True,
+            "n_sheets": n_sheets,
+            "seed": seed,
+            "width": 300,
+            "height": 450,
+            "dpi": 60,
+            "truth": "demo/truth.csv",
+            **synth,
+        },  # fmt: skip
+    }
+
+
 # --- the workflow --------------------------------------------------------------------------
 
 # The running test (set by conftest.py before its fixtures): run_snakemake checks its marker.

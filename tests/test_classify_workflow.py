@@ -7,7 +7,14 @@ import json
 import pandas as pd
 import pytest
 
-from tests.helpers import TINY, planned_rules, run_snakemake, write_mask_file, write_sheet
+from tests.helpers import (
+    TINY,
+    planned_rules,
+    run_snakemake,
+    synth_config,
+    write_mask_file,
+    write_sheet,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -16,20 +23,7 @@ pytestmark = pytest.mark.workflow
 def classify_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("classify_run")
     config = {
-        **TINY,
-        "sheets": "demo/sheets",
-        "annotations": "demo/masks",
-        "results": "demo/results",
-        "synth": {
-            "enabled": True,
-            "n_sheets": 6,
-            "seed": 5,
-            "width": 300,
-            "height": 450,
-            "dpi": 60,
-            "truth": "demo/truth.csv",
-            "damage": 0.4,
-        },  # fmt: skip
+        **synth_config(6, 5, damage=0.4),
         "classify": {"enabled": True, "epochs": 1, "size": 32},
     }
     run_snakemake(work, config)
