@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -157,7 +156,8 @@ def test_label_image_counts_as_binary():
     assert len(leaf_traits(mask, None)) == 1
 
 
-def test_speed_on_a_sheet_sized_mask():
+def test_sheet_sized_mask_with_twenty_separate_leaves():
+    """A 2000x3000 sheet of 20 disjoint ellipses gives 20 rows (no timing here: benchmarks time)."""
     rng = np.random.default_rng(0)
     mask = np.zeros((3000, 2000), bool)
     for i in range(20):
@@ -170,10 +170,7 @@ def test_speed_on_a_sheet_sized_mask():
             rotation=rng.uniform(0, math.pi),
             mask=mask,
         )
-    leaf_traits(mask, 5.0)  # warm-up
-    t0 = time.perf_counter()
     frame = leaf_traits(mask, 5.0)
-    assert time.perf_counter() - t0 < 0.5
     assert len(frame) == 20
     assert isinstance(frame, pd.DataFrame)
 
