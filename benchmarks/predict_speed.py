@@ -1,35 +1,44 @@
-"""CPU predict of a shard: the naive per-sheet loop against ``predict_shard`` as the workflow runs.
+"""CPU predict: the naive per-sheet loop against the workflow's predict, side by side in one run.
 
-Both get the same resized frames (``resize_shard`` of synthetic sheets) and the same network,
-DeepLabV3+ with a ResNet-101 encoder (random weights: speed does not depend on them), and both do
-the whole per-sheet work: decode the frame, run the network, bring the probabilities back onto the
-sheet, threshold and write the PNG mask.
+Every variant does the whole per-sheet work on the same resized frames of the same sheets with the
+same trained model: decode the frame, run the network, bring the probabilities back onto the sheet,
+threshold, write the PNG mask.
 
-- naive: eager fp32, batch 1, torch's default thread count, NCHW, ``torch.no_grad``, a Python loop.
-- ours: ``herbseg.stages.predict.predict_shard`` with the workflow's settings
-(``predict.batch_size``
-  and ``predict.channels_last`` from config/config.yaml, ``torch.set_num_threads(threads)`` as
-  the rule's script does it, ``inference_mode``, frames decoded ahead and masks written behind
-  in threads).
-- ours + CPU bf16 (``--bf16``, on by default where the CPU has avx512_bf16 or AMX): the same
-  call inside ``torch.autocast("cpu", bfloat16)``. Not what the workflow does today (infer.py
-  keeps autocast off on CPUs); it shows what enabling it would give and how much the masks move.
+- naive: what a first script does. torch eager fp32, batch 1, NCHW, ``torch.no_grad``, a Python
+  loop; the mask as Pillow's bilinear resize of the probabilities, thresholded, saved as an 8-bit
+  0/255 PNG (herbseg's mask writer until 2026-12-02).
+- workflow, torch fp32: ``predict_shard`` (frames decoded ahead and masks written behind in
+  threads, batches of ``predict.batch_size``) with ``predict.cpu_runtime: torch``.
+- workflow, openvino fp32 / bf16: the same with the network compiled by OpenVINO
+  (``herbseg.model.runtime``); bf16 only where the CPU has bf16 instructions.
+- workflow default: what the default ``predict.cpu_runtime``/``cpu_precision`` chose here (one of
+  the above, marked ``← default``). bf16 rows only where the CPU has bf16 instructions, int8 rows
+  only with VNNI/AMX; int8 is calibrated on the shard's first 8 frames, as a job does.
 
-Rounds alternate the variants (A B C, C B A, ...) so that load from other processes on a shared
-machine hits all of them alike; the table has each round and the mean, and the mask agreement
-(pooled IoU) of each variant with the naive masks; pass ``--model`` with a trained model for the
-IoU to mean anything (random weights may call nothing a leaf).
+Each thread count runs in its own process pinned to that many CPUs (``sched_setaffinity``), so a
+1-thread row uses one core, decode and encode threads included. Rounds alternate the variants
+(A B C, C B A, ...) so load from other processes hits all of them alike. The IoU columns compare
+each variant's masks with the naive (fp32) masks, sheet by sheet: the worst sheet and the pooled.
 
-Run: .venv/bin/python benchmarks/predict_speed.py [--n 16] [--rounds 2] [--threads 2]
-Writes benchmarks/results/predict_speed.txt.
+Also written: a per-sheet profile of where the time goes, the cost of writing one 24 MP mask
+before and after (same pixels, checked), and the agreement of the reduced-precision masks with
+torch fp32 masks on real sheets (``--real``: folders of sheet images).
+
+Run (about 25 min on 2 cores with a ResNet-101 model):
+  .venv/bin/python benchmarks/predict_speed.py --model MODEL_DIR \
+      --real demo/sheets ../shared/data/violaceae/images ../shared/data/leafmachine2_demo
+Writes benchmarks/results/predict_speed[_<tag>].txt.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
-import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,30 +46,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-import yaml
-from _report import write_report
-from PIL import Image
-
-from herbseg.io.geometry import Geometry, frame_to_sheet, output_size
-from herbseg.io.images import load_rgb, read_mask, write_mask
-from herbseg.model.network import build_model, load_model, preprocess, save_model
-from herbseg.stages.predict import predict_shard
-from herbseg.stages.resize import resize_shard
-from herbseg.synth.sheets import generate_sheet
 
 REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "results" / "predict_speed.txt"
-DEFAULT_THREADS = torch.get_num_threads()  # torch's own default, read before anything sets it
-
-
-def cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((x for x in text.splitlines() if x.startswith("flags")), "")
-    return set(line.split(":", 1)[-1].split())
+RESULTS = REPO / "benchmarks" / "results"
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
 
 
 def cpu_name() -> str:
@@ -70,25 +59,32 @@ def cpu_name() -> str:
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    return "unknown CPU"
 
 
-def make_shard(root: Path, n: int, width: int, height: int, frame: int) -> pd.DataFrame:
-    """``n`` synthetic sheets as JPEGs, resized the workflow's way; returns the resize table."""
-    rows = []
-    for i in range(n):
-        path = root / "sheets" / f"sheet{i:03d}.jpg"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(generate_sheet(i, width=width, height=height).rgb).save(path, quality=90)
-        rows.append({"sheet_id": f"sheet{i:03d}", "path": str(path), "width": width,
-                     "height": height, "status": "ok", "error": "", "mask_path": ""})  # fmt: skip
-    return resize_shard(pd.DataFrame(rows), root / "resize", frame=frame, threads=2,
-                        log=lambda m: None)  # fmt: skip
+# ---------------------------------------------------------------- the naive way, written out
 
 
-def naive(model: torch.nn.Module, table: pd.DataFrame, out_dir: Path, threshold: float) -> None:
-    """One sheet at a time, the way a first script would do it."""
-    torch.set_num_threads(DEFAULT_THREADS)
+def naive_mask_png(prob, geom, w: int, h: int, threshold: float) -> bytes:
+    """Probabilities → sheet-size mask → 8-bit PNG, the obvious way (Pillow bilinear, 0/255)."""
+    from PIL import Image
+
+    box = prob[geom.box_y : geom.box_y + geom.box_h, geom.box_x : geom.box_x + geom.box_w]
+    grid = np.asarray(Image.fromarray(box, "F").resize((w, h), Image.Resampling.BILINEAR))
+    buf = io.BytesIO()
+    Image.fromarray(np.where(grid >= threshold, 255, 0).astype(np.uint8), "L").save(
+        buf, format="PNG", compress_level=3
+    )
+    return buf.getvalue()
+
+
+def naive(model, table: pd.DataFrame, out_dir: Path, threshold: float) -> None:
+    import torch
+
+    from herbseg.io.geometry import Geometry, output_size
+    from herbseg.io.images import load_rgb
+    from herbseg.model.network import preprocess
+
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     for row in table.to_dict("records"):
@@ -97,97 +93,123 @@ def naive(model: torch.nn.Module, table: pd.DataFrame, out_dir: Path, threshold:
             prob = torch.sigmoid(model(preprocess(rgb[None])))[0, 0].numpy()
         geom = Geometry.from_row(row)
         w, h = output_size(geom.sheet_w, geom.sheet_h, None)
-        write_mask(out_dir / f"{row['sheet_id']}.png", frame_to_sheet(prob, geom, w, h, threshold))
+        (out_dir / f"{row['sheet_id']}.png").write_bytes(
+            naive_mask_png(prob, geom, w, h, threshold)
+        )
 
 
-def ours(model: torch.nn.Module, table: pd.DataFrame, out_dir: Path, settings: dict) -> None:
-    """``predict_shard`` with the settings the workflow's predict rule passes."""
-    torch.set_num_threads(settings["threads"])
-    predict_shard(
-        model,
-        table,
-        out_dir,
-        device=torch.device("cpu"),
-        batch_size=settings["batch_size"],
-        threshold=settings["threshold"],
-        amp=settings["amp"],
-        channels_last=settings["channels_last"],
-        threads=settings["threads"],
-        log=lambda m: None,
-    )
+# ---------------------------------------------------------------- inputs
 
 
-def ours_bf16(model: torch.nn.Module, table: pd.DataFrame, out_dir: Path, settings: dict) -> None:
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        ours(model, table, out_dir, settings)
+def synthetic_shard(root: Path, n: int, width: int, height: int, frame: int) -> pd.DataFrame:
+    from PIL import Image
+
+    from herbseg.synth.sheets import generate_sheet
+
+    paths = []
+    for i in range(n):
+        path = root / "sheets" / f"sheet{i:03d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(generate_sheet(1000 + i, width=width, height=height).rgb).save(
+            path, quality=90
+        )
+        paths.append(path)
+    return resized(paths, root / "resize", frame)
 
 
-def mask_agreement(a_dir: Path, b_dir: Path) -> tuple[float, float]:
-    """Pooled IoU of two folders of same-named masks, and the leaf fraction of the first.
+def resized(paths: list[Path], out: Path, frame: int) -> pd.DataFrame:
+    """The resize stage's table for these sheet files (ids: file stems)."""
+    from PIL import Image
 
-    The IoU is NaN when neither has a leaf pixel: with random weights a network may call nothing
-    a leaf, and an IoU of 1 would then say nothing about precision.
-    """
-    inter = union = fg = px = 0
+    from herbseg.stages.resize import resize_shard
+
+    rows = []
+    for path in paths:
+        with Image.open(path) as im:
+            w, h = im.size
+        rows.append({"sheet_id": path.stem, "path": str(path), "width": w, "height": h,
+                     "status": "ok", "error": "", "mask_path": ""})  # fmt: skip
+    table = resize_shard(pd.DataFrame(rows), out, frame=frame, threads=2, log=lambda m: None)
+    return table[table["status"] == "ok"].reset_index(drop=True)
+
+
+def sheet_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
+
+
+def mask_ious(a_dir: Path, b_dir: Path) -> tuple[float, float]:
+    """Worst per-sheet IoU and pooled IoU of same-named masks (a sheet empty in both: 1)."""
+    from herbseg.io.images import read_mask
+
+    worst, inter, union = 1.0, 0, 0
     for a_path in sorted(a_dir.glob("*.png")):
         a, b = read_mask(a_path), read_mask(b_dir / a_path.name)
-        inter += int((a & b).sum())
-        union += int((a | b).sum())
-        fg += int(a.sum())
-        px += a.size
-    return (inter / union if union else float("nan")), (fg / px if px else float("nan"))
+        i, u = int((a & b).sum()), int((a | b).sum())
+        inter, union = inter + i, union + u
+        worst = min(worst, i / u if u else 1.0)
+    return worst, (inter / union if union else 1.0)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=16, help="sheets (a multiple of the batch size)")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2, help="the predict job's threads")
-    ap.add_argument("--encoder", default="resnet101")
-    ap.add_argument("--frame", type=int, default=512)
-    ap.add_argument("--sheet", default="2000x3000", help="sheet size W×H (masks are this size)")
-    ap.add_argument("--batch-size", type=int, help="default: predict.batch_size of the config")
-    ap.add_argument("--bf16", choices=["auto", "yes", "no"], default="auto")
-    ap.add_argument("--model", type=Path, help="a saved herbseg model (default: random weights)")
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args()
+# ---------------------------------------------------------------- one process per thread count
 
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    predict_cfg = config.get("predict", {})
-    settings = {
-        "batch_size": args.batch_size or predict_cfg.get("batch_size", 8),
-        "threshold": predict_cfg.get("threshold", 0.5),
-        "amp": predict_cfg.get("amp", True),
-        "channels_last": predict_cfg.get("channels_last", True),
-        "threads": args.threads,
-    }
-    flags = cpu_flags()
-    has_bf16 = bool({"avx512_bf16", "amx_bf16"} & flags)
-    use_bf16 = args.bf16 == "yes" or (args.bf16 == "auto" and has_bf16)
-    width, height = (int(v) for v in args.sheet.lower().split("x"))
 
+def child(args: argparse.Namespace) -> dict:
+    """Speed rounds at ``args.child`` threads, pinned to that many CPUs."""
+    cpus = sorted(os.sched_getaffinity(0))[: args.child]
+    os.sched_setaffinity(0, cpus)
+    import torch
+
+    from herbseg.io.images import load_rgb
+    from herbseg.model.network import load_model, read_card
+    from herbseg.model.runtime import OpenVinoNet, has_bf16, has_int8, resolve
+    from herbseg.stages.predict import (
+        AGREEMENT_FRAMES,
+        PredictSettings,
+        for_this_cpu,
+        predict_shard,
+    )
+
+    threads = args.child
+    torch.set_num_threads(threads)
+    card = read_card(args.model)
+    frame = int(card.get("frame_size") or args.frame)
     root = Path(tempfile.mkdtemp(prefix="herbseg_predict_speed_"))
+    width, height = (int(v) for v in args.sheet.lower().split("x"))
     try:
         t0 = time.perf_counter()
-        table = make_shard(root, args.n, width, height, args.frame)
+        table = synthetic_shard(root, args.n, width, height, frame)
         setup_s = time.perf_counter() - t0
-        if args.model is None:
-            save_model(build_model(args.encoder, None), root / "model", {"encoder": args.encoder})
-        variants: dict[str, Callable[[Path], None]] = {}
-        model_dir = args.model or root / "model"
-        models = {name: load_model(model_dir) for name in ("naive", "ours", "ours_bf16")}
-        variants["naive"] = lambda out: naive(models["naive"], table, out, settings["threshold"])
-        variants["ours"] = lambda out: ours(models["ours"], table, out, settings)
-        if use_bf16:
-            variants["ours_bf16"] = lambda out: ours_bf16(models["ours_bf16"], table, out, settings)
-        # warm-up: oneDNN builds its kernels per shape on the first call; a shard of 1000 sheets
-        # pays that once, so neither side pays it here
-        warm = table.head(settings["batch_size"])
-        naive(models["naive"], warm.head(1), root / "warm", settings["threshold"])
-        ours(models["ours"], warm, root / "warm", settings)
-        if use_bf16:
-            ours_bf16(models["ours_bf16"], warm, root / "warm", settings)
+        settings = PredictSettings(refine_edges=False)
+        base = load_model(args.model)
+        nets: dict[str, Callable[[], object]] = {
+            "workflow, torch fp32": lambda: base,
+            "workflow, openvino fp32": lambda: OpenVinoNet(base, "fp32", threads),
+        }
+        if has_bf16():
+            nets["workflow, openvino bf16"] = lambda: OpenVinoNet(base, "bf16", threads)
+        if has_int8():  # calibrated on the shard's first frames, as a job does
+            sample = np.stack([load_rgb(p) for p in table["frame_path"][:AGREEMENT_FRAMES]])
+            nets["workflow, openvino int8"] = lambda: OpenVinoNet(base, "int8", threads, sample)
+        logs: list[str] = []
+        auto = for_this_cpu(base, table, settings, threads, logs.append)
+        nets = {name: make() for name, make in nets.items()}
+        choice = resolve(settings.cpu_runtime, settings.cpu_precision)
+        auto_name = f"workflow, {choice.runtime} {getattr(auto, 'precision', 'fp32')}"
 
+        def ours(net) -> Callable[[Path], None]:
+            return lambda out: predict_shard(
+                net, table, out, device=torch.device("cpu"), batch_size=settings.batch_size,
+                threshold=settings.threshold, amp=False, channels_last=settings.channels_last,
+                threads=threads, log=lambda m: None,
+            )  # fmt: skip
+
+        variants = {"naive": lambda out: naive(base, table, out, settings.threshold)}
+        variants.update({name: ours(net) for name, net in nets.items()})
+        warm = table.head(settings.batch_size)  # kernels are built per shape on first use
+        naive(base, warm.head(1), root / "warm", settings.threshold)
+        for net in nets.values():
+            predict_shard(net, warm, root / "warm", device=torch.device("cpu"), amp=False,
+                          threads=threads, log=lambda m: None)  # fmt: skip
         names = list(variants)
         rates: dict[str, list[float]] = {name: [] for name in names}
         for r in range(args.rounds):
@@ -197,40 +219,265 @@ def main() -> None:
                 t0 = time.perf_counter()
                 variants[name](out)
                 rates[name].append(args.n / (time.perf_counter() - t0))
-                print(f"round {r + 1} {name}: {rates[name][-1]:.3f} sheets/s", flush=True)
-        naive_out = root / "out" / "naive"
-        agree = {name: mask_agreement(naive_out, root / "out" / name) for name in names}
+                print(f"{threads} threads, round {r + 1}, {name}: {rates[name][-1]:.3f} sheets/s",
+                      file=sys.stderr, flush=True)  # fmt: skip
+        agree = {name: mask_ious(root / "out" / "naive", root / "out" / name) for name in names}
+        return {"threads": threads, "cpus": cpus, "setup_s": setup_s, "rates": rates,
+                "agree": agree, "auto": auto_name, "auto_log": logs, "frame": frame,
+                "batch_size": settings.batch_size, "load": os.getloadavg()}  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    model_label = args.model or "random weights (mask IoU means little: use --model)"
-    load = os.getloadavg()
-    base = float(np.mean(rates["naive"]))
-    labels = {
-        "naive": f"naive: fp32, batch 1, {DEFAULT_THREADS} threads (default), NCHW, loop",
-        "ours": (
-            f"predict_shard: fp32, batch {settings['batch_size']}, {settings['threads']} threads, "
-            f"{'channels_last' if settings['channels_last'] else 'NCHW'}, prefetch"
-        ),
-        "ours_bf16": "predict_shard + CPU bf16 autocast (not in the workflow)",
-    }
-    lines = [
-        f"CPU predict, DeepLabV3+ {args.encoder}, {args.frame}×{args.frame} frames, masks written "
-        f"at {width}×{height}, {args.n} sheets × {args.rounds} rounds",
-        f"{cpu_name()}, {os.cpu_count()} CPUs, bf16 instructions: {'yes' if has_bf16 else 'no'}, "
-        f"torch {torch.__version__}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
-        f"set-up (synthesis + resize) {setup_s:.0f} s",
-        f"model: {model_label}, leaf fraction of the naive masks {agree['naive'][1]:.4f}",
-        f"{'variant':<74} {'sheets/s per round':>22} {'mean':>7} {'× naive':>8} {'IoU':>6}",
-    ]
-    for name in names:
-        per_round = " ".join(f"{v:.3f}" for v in rates[name])
-        mean = float(np.mean(rates[name]))
-        lines.append(
-            f"{labels[name]:<74} {per_round:>22} {mean:>7.3f} {mean / base:>8.2f} "
-            f"{agree[name][0]:>6.4f}"
+
+def speed_rows(results: list[dict]) -> list[str]:
+    lines = [f"{'threads':>7}  {'variant':<30} {'sheets/s per round':>22} {'mean':>7} "
+             f"{'× naive':>8} {'worst IoU':>9} {'pooled':>7}"]  # fmt: skip
+    for res in results:
+        base = float(np.mean(res["rates"]["naive"]))
+        for name, rates in res["rates"].items():
+            label = name + (" ← default" if name == res["auto"] else "")
+            worst, pooled = res["agree"][name]
+            lines.append(
+                f"{res['threads']:>7}  {label:<30} {' '.join(f'{v:.3f}' for v in rates):>22} "
+                f"{np.mean(rates):>7.3f} {np.mean(rates) / base:>8.2f} {worst:>9.5f} {pooled:>7.5f}"
+            )
+    return lines
+
+
+# ---------------------------------------------------------------- profile, mask write, real sheets
+
+
+def timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, object]:
+    result = fn()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        result = fn()
+    return (time.perf_counter() - t0) / repeat, result
+
+
+def profile(args: argparse.Namespace) -> list[str]:
+    """Where one sheet's time goes, step by step, at 2 threads."""
+    import torch
+
+    from herbseg.io.geometry import Geometry, frame_to_sheet, output_size
+    from herbseg.io.images import load_rgb, mask_png_bytes
+    from herbseg.model.infer import predict_proba
+    from herbseg.model.network import load_model, preprocess, read_card
+    from herbseg.model.runtime import OpenVinoNet, has_bf16, has_int8
+
+    torch.set_num_threads(2)
+    frame = int(read_card(args.model).get("frame_size") or args.frame)
+    root = Path(tempfile.mkdtemp(prefix="herbseg_predict_profile_"))
+    width, height = (int(v) for v in args.sheet.lower().split("x"))
+    try:
+        table = synthetic_shard(root, 8, width, height, frame)
+        model = load_model(args.model)
+        row = table.iloc[0].to_dict()
+        frames = np.stack([load_rgb(p) for p in table["frame_path"]])
+        geom = Geometry.from_row(row)
+        w, h = output_size(geom.sheet_w, geom.sheet_h, None)
+        steps: list[tuple[str, float]] = []
+        dt, _ = timed(lambda: load_rgb(row["frame_path"]))
+        steps.append(("decode the frame (PNG)", dt))
+        with torch.no_grad():
+            x1 = preprocess(frames[:1])
+            dt, _ = timed(lambda: model(x1), 2)
+            steps.append(("network: torch fp32, NCHW, batch 1", dt))
+            cl = load_model(args.model).to(memory_format=torch.channels_last)
+            x8 = preprocess(frames).contiguous(memory_format=torch.channels_last)
+            dt, _ = timed(lambda: cl(x8), 1)
+            steps.append(("network: torch fp32, channels_last, batch 8 (per frame)", dt / 8))
+            x8n = preprocess(frames)
+            dt, _ = timed(lambda: model(x8n), 1)
+            steps.append(("network: torch fp32, NCHW, batch 8 (per frame)", dt / 8))
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                dt, _ = timed(lambda: model(x1), 2)
+            steps.append(("network: torch bf16 autocast, batch 1", dt))
+        precisions = ["fp32"] + (["bf16"] if has_bf16() else []) + (["int8"] if has_int8() else [])
+        for precision in precisions:
+            net = OpenVinoNet(model, precision, 2, frames if precision == "int8" else None)
+            dt, _ = timed(lambda net=net: net(x1), 3)
+            steps.append((f"network: openvino {precision}, batch 1", dt))
+        prob = predict_proba(model, frames[:1], "cpu", channels_last=False)[0]
+        box = prob[geom.box_y : geom.box_y + geom.box_h, geom.box_x : geom.box_x + geom.box_w]
+        from PIL import Image
+
+        dt, grid = timed(
+            lambda: np.asarray(Image.fromarray(box, "F").resize((w, h), Image.Resampling.BILINEAR))
         )
-    write_report(lines, args.out)
+        steps.append((f"before: probabilities → {w}×{h} grid (Pillow bilinear)", dt))
+        dt, mask = timed(lambda: grid >= 0.5)
+        steps.append(("before: threshold", dt))
+        dt, _ = timed(lambda: Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), "L"))
+        steps.append(("before: to 8-bit 0/255", dt))
+        dt, _ = timed(lambda: naive_mask_png(prob, geom, w, h, 0.5))
+        steps.append(("before: whole mask write (grid + threshold + 8-bit PNG)", dt))
+        dt, fast = timed(lambda: frame_to_sheet(prob, geom, w, h, 0.5))
+        steps.append(("after: frame_to_sheet (outline blocks only)", dt))
+        dt, _ = timed(lambda: mask_png_bytes(fast))
+        steps.append(("after: 1-bit PNG", dt))
+        dt, _ = timed(lambda: mask_png_bytes(frame_to_sheet(prob, geom, w, h, 0.5)))
+        steps.append(("after: whole mask write", dt))
+        assert (fast == mask).all()
+        lines = [f"per sheet ({w}×{h} sheet, {frame}×{frame} frame), 2 threads, "
+                 f"load {os.getloadavg()[0]:.2f}:"]  # fmt: skip
+        lines += [f"  {name:<62} {dt * 1000:8.1f} ms" for name, dt in steps]
+        return lines
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def mask_write(args: argparse.Namespace) -> list[str]:
+    """One 24 MP mask (4000×6000) from a trained model's frame probabilities, before and after."""
+    import torch
+
+    from herbseg.io.geometry import frame_to_sheet, plan
+    from herbseg.io.images import load_rgb, mask_png_bytes, read_mask
+    from herbseg.model.infer import predict_proba
+    from herbseg.model.network import load_model, read_card
+
+    torch.set_num_threads(2)
+    frame = int(read_card(args.model).get("frame_size") or args.frame)
+    root = Path(tempfile.mkdtemp(prefix="herbseg_mask_write_"))
+    try:
+        table = synthetic_shard(root, 4, 2000, 3000, frame)
+        model = load_model(args.model)
+        frames = np.stack([load_rgb(p) for p in table["frame_path"]])
+        probs = predict_proba(model, frames, "cpu", channels_last=False)
+        geom = plan(4000, 6000, frame)
+        lines = [f"{'sheet':<10} {'before ms':>10} {'after ms':>9} {'×':>6} {'before bytes':>13} "
+                 f"{'after bytes':>12} {'same pixels':>12}"]  # fmt: skip
+        ratios = []
+        for sid, prob in zip(table["sheet_id"], probs):
+            t_before, before = timed(lambda p=prob: naive_mask_png(p, geom, 4000, 6000, 0.5))
+            t_after, after = timed(
+                lambda p=prob: mask_png_bytes(frame_to_sheet(p, geom, 4000, 6000, 0.5))
+            )
+            (root / "a.png").write_bytes(before)
+            (root / "b.png").write_bytes(after)
+            same = bool((read_mask(root / "a.png") == read_mask(root / "b.png")).all())
+            ratios.append(t_before / t_after)
+            lines.append(f"{sid:<10} {t_before * 1000:>10.1f} {t_after * 1000:>9.1f} "
+                         f"{t_before / t_after:>6.2f} {len(before):>13,} {len(after):>12,} "
+                         f"{str(same):>12}")  # fmt: skip
+        lines.append(f"median ratio {np.median(ratios):.2f}×, load {os.getloadavg()[0]:.2f}")
+        return lines
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def real_agreement(args: argparse.Namespace) -> list[str]:
+    """Masks of openvino fp32/bf16 against torch fp32 on real sheets, per sheet, at sheet size."""
+    import torch
+
+    from herbseg.io.geometry import Geometry, frame_to_sheet, output_size
+    from herbseg.io.images import load_rgb
+    from herbseg.model.infer import predict_proba
+    from herbseg.model.network import load_model, read_card
+    from herbseg.model.runtime import OpenVinoNet, has_bf16, has_int8, mask_iou
+    from herbseg.stages.predict import AGREEMENT_FRAMES
+
+    torch.set_num_threads(2)
+    frame = int(read_card(args.model).get("frame_size") or args.frame)
+    model = load_model(args.model)
+    nets = {"openvino fp32": OpenVinoNet(model, "fp32", 2)}
+    if has_bf16():
+        nets["openvino bf16"] = OpenVinoNet(model, "bf16", 2)
+    lines = [f"{'collection':<44} {'sheets':>6} {'variant':<14} {'worst IoU':>9} "
+             f"{'median':>8} {'≥ 0.998':>8} {'leaf frac':>9}"]  # fmt: skip
+    for folder in args.real:
+        files = sheet_files(folder)
+        if not files:
+            lines.append(f"{str(folder):<44} no sheets found")
+            continue
+        root = Path(tempfile.mkdtemp(prefix="herbseg_agree_"))
+        try:
+            table = resized(files, root, frame)
+            if has_int8():  # calibrated on the folder's first frames, as a job on its shard
+                first = [load_rgb(p) for p in table["frame_path"][:AGREEMENT_FRAMES]]
+                nets["openvino int8"] = OpenVinoNet(model, "int8", 2, np.stack(first))
+            ious: dict[str, list[float]] = {name: [] for name in nets}
+            fg = []
+            for row in table.to_dict("records"):
+                x = load_rgb(row["frame_path"])[None]
+                geom = Geometry.from_row(row)
+                w, h = output_size(geom.sheet_w, geom.sheet_h, None)
+                ref = frame_to_sheet(predict_proba(model, x, "cpu", channels_last=False)[0],
+                                     geom, w, h)  # fmt: skip
+                fg.append(ref.mean())
+                for name, net in nets.items():
+                    got = frame_to_sheet(predict_proba(net, x, "cpu")[0], geom, w, h)
+                    ious[name].append(mask_iou(ref, got))
+            for name, values in ious.items():
+                v = np.array(values)
+                lines.append(f"{str(folder)[-44:]:<44} {len(v):>6} {name:<14} {v.min():>9.5f} "
+                             f"{np.median(v):>8.5f} {(v >= 0.998).sum():>4}/{len(v):<3} "
+                             f"{np.mean(fg):>9.4f}")  # fmt: skip
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, required=True, help="a trained herbseg model folder")
+    ap.add_argument("--n", type=int, default=16, help="sheets per round")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--threads", default="1,2", help="thread counts, one pinned process each")
+    ap.add_argument("--frame", type=int, default=512, help="if the model card has none")
+    ap.add_argument("--sheet", default="2000x3000", help="synthetic sheet size W×H")
+    ap.add_argument("--real", type=Path, nargs="*", default=[], help="folders of real sheets")
+    ap.add_argument("--parts", default="speed,profile,write,real")
+    ap.add_argument("--tag", default="", help="suffix of the results file")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    sys.path.insert(0, str(REPO / "src"))
+    if args.child:
+        print(json.dumps(child(args)))
+        return
+    import torch
+
+    from herbseg.model.network import read_card
+    from herbseg.model.runtime import cpu_flags, has_bf16
+
+    parts = set(args.parts.split(","))
+    card = read_card(args.model)
+    flags = cpu_flags()
+    lines = [
+        f"CPU predict, DeepLabV3+ {card.get('encoder')} (trained: {args.model}), "
+        f"{card.get('frame_size') or args.frame} px frames, synthetic sheets {args.sheet}",
+        f"{cpu_name()}, {os.cpu_count()} CPUs, bf16 instructions: {has_bf16(flags)}, "
+        f"VNNI: {bool({'avx512_vnni', 'avx_vnni'} & flags)}, AMX: {'amx_tile' in flags}, "
+        f"torch {torch.__version__}, load at start {os.getloadavg()[0]:.2f}",
+        "",
+    ]
+    if "speed" in parts:
+        results = []
+        for t in (int(v) for v in args.threads.split(",")):
+            cmd = [sys.executable, __file__, "--child", str(t), "--model", str(args.model),
+                   "--n", str(args.n), "--rounds", str(args.rounds), "--frame", str(args.frame),
+                   "--sheet", args.sheet]  # fmt: skip
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        lines.append(f"speed: {args.n} sheets × {args.rounds} rounds per variant, masks at sheet "
+                     f"size, no edge refinement on either side")  # fmt: skip
+        lines += speed_rows(results)
+        for res in results:
+            chosen = " | ".join(res["auto_log"])
+            lines.append(f"  {res['threads']} threads on CPUs {res['cpus']}: load at end "
+                         f"{res['load'][0]:.2f}; default: {chosen}")  # fmt: skip
+        lines.append("")
+    if "profile" in parts:
+        lines += profile(args) + [""]
+    if "write" in parts:
+        lines += ["one 24 MP mask (4000×6000) from a frame of trained-model probabilities:"]
+        lines += mask_write(args) + [""]
+    if "real" in parts and args.real:
+        lines += ["real sheets: masks at sheet size against torch fp32 masks, per sheet:"]
+        lines += real_agreement(args)
+    from _report import write_report
+
+    write_report(lines, RESULTS / f"predict_speed{'_' + args.tag if args.tag else ''}.txt")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
+from PIL import Image
 
 from herbseg.io.geometry import (
     Geometry,
+    frame_to_grid,
     frame_to_sheet,
     image_to_frame,
     mask_to_frame,
@@ -60,3 +62,39 @@ def test_output_size():
     assert output_size(2000, 3000, None) == (2000, 3000)
     assert output_size(2000, 3000, 1500) == (1000, 1500)
     assert output_size(200, 300, 1500) == (200, 300)
+
+
+def _soft_frame(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A network-like probability frame: smooth blobs with sharp-ish outlines."""
+    from scipy import ndimage as ndi
+
+    field = ndi.gaussian_filter(rng.normal(size=(size, size)), rng.uniform(1, 8))
+    return (1 / (1 + np.exp(-field * rng.uniform(5, 60)))).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_frame_to_sheet_gives_pillows_pixels(seed):
+    """The block-wise mask equals Pillow's bilinear grid thresholded, pixel for pixel: up- and
+    down-scaling, both modes, odd sizes, flat frames, several thresholds."""
+    rng = np.random.default_rng(seed)
+    frame = int(rng.choice([32, 64, 128]))
+    w, h = int(rng.integers(5, 900)), int(rng.integers(5, 900))
+    g = plan(w, h, frame, str(rng.choice(["squash", "letterbox"])))
+    prob = _soft_frame(rng, frame)
+    if seed % 6 == 0:
+        prob[:] = np.float32(rng.choice([0.0, 0.5, 1.0]))
+    threshold = float(rng.choice([0.5, 0.3, 0.77]))
+    out_w, out_h = (w, h) if seed % 3 else (max(1, w // 3), max(1, h // 3))
+    want = frame_to_grid(prob, g, out_w, out_h) >= threshold
+    got = frame_to_sheet(prob, g, out_w, out_h, threshold)
+    assert got.shape == want.shape == (out_h, out_w)
+    assert (got == want).all(), f"{int((got != want).sum())} pixels differ"
+
+
+def test_frame_to_sheet_can_fail():
+    """The equality above is not vacuous: thresholding before interpolating (nearest) differs."""
+    rng = np.random.default_rng(1)
+    prob = _soft_frame(rng, 64)
+    g = plan(700, 900, 64)
+    near = np.asarray(Image.fromarray(prob >= 0.5).resize((700, 900), Image.Resampling.NEAREST))
+    assert (near != frame_to_sheet(prob, g, 700, 900)).sum() > 100

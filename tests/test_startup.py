@@ -110,6 +110,28 @@ def test_batch_size_check_itself():
     assert schema_error({"sheets": "x", "train": {"batch_size": 2}}, SCHEMA) is None
 
 
+def test_openvino_runtime_without_the_package(monkeypatch):
+    """A predict job would fail on the import; the start-up check names the key instead."""
+    import importlib.util
+
+    config = {"predict": {"cpu_runtime": "openvino", "cpu_precision": "fp32"}}
+    input_checks.check_cpu_runtime(config)  # installed here: passes
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name, *a)
+    )
+    with pytest.raises(ConfigError, match="predict.cpu_runtime"):
+        input_checks.check_cpu_runtime(config)
+    input_checks.check_cpu_runtime({"predict": {"cpu_runtime": "auto", "cpu_precision": "fp32"}})
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "nncf" else real(name, *a)
+    )
+    with pytest.raises(ConfigError, match="predict.cpu_precision"):
+        input_checks.check_cpu_runtime(
+            {"predict": {"cpu_runtime": "auto", "cpu_precision": "int8"}}
+        )
+
+
 @pytest.mark.workflow
 @pytest.mark.skipif(input_checks.cuda_devices() > 0, reason="this machine has a CUDA GPU")
 def test_cuda_device_on_a_machine_without_one(tmp_path):

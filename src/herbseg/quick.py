@@ -52,7 +52,7 @@ def predict_sheets(
     from herbseg.model.network import load_model, resolve_device
     from herbseg.reporting.overlays import OverlayItem, _measure_text, render_overlay
     from herbseg.stages.measure import measure_settings, measure_shard
-    from herbseg.stages.predict import PredictSettings, predict_shard
+    from herbseg.stages.predict import PredictSettings, for_this_cpu, predict_shard
     from herbseg.stages.resize import resize_shard
 
     out = Path(out_dir)
@@ -69,8 +69,9 @@ def predict_sheets(
             max_megapixels=max_mp, threads=threads, log=log,
         )  # fmt: skip
         resized = resized.astype({"sheet_id": str})
+        net = model if device.type != "cpu" else for_this_cpu(model, resized, p, threads, log)
         preds = predict_shard(
-            model, resized, out / "masks", device=device, batch_size=p.batch_size,
+            net, resized, out / "masks", device=device, batch_size=p.batch_size,
             long_side=p.long_side, threshold=p.threshold, amp=p.amp,
             channels_last=p.channels_last, threads=threads, sheets=rows,
             refine=p.refine, tta=p.tta, max_megapixels=max_mp, log=log,

@@ -125,6 +125,24 @@ def check_devices(config: dict[str, Any], *, local: bool = True) -> None:
         )  # fmt: skip
 
 
+def check_cpu_runtime(config: dict[str, Any]) -> None:
+    """``cpu_runtime: openvino`` or ``cpu_precision: int8`` without their packages would fail in
+    every predict job."""
+    import importlib.util
+
+    predict = config["predict"]
+    if predict["cpu_runtime"] == "openvino" and not importlib.util.find_spec("openvino"):
+        raise ConfigError(
+            "predict.cpu_runtime", "is 'openvino' but the openvino package is not installed; "
+            "pip install openvino (requirements.txt has it), or set it to auto or torch."
+        )  # fmt: skip
+    if predict["cpu_precision"] == "int8" and not importlib.util.find_spec("nncf"):
+        raise ConfigError(
+            "predict.cpu_precision", "is 'int8' but the nncf package that quantizes the network "
+            "is not installed; pip install nncf (requirements.txt has it), or set it to auto."
+        )  # fmt: skip
+
+
 def check_results_writable(config: dict[str, Any]) -> None:
     """The results folder (or the nearest folder above it that exists) accepts a file.
 
@@ -167,4 +185,10 @@ def cuda_devices() -> int:
 
 
 # In the order a user meets them; check_devices needs to know where jobs run (see check_config).
-CHECKS[:0] = [check_results_writable, check_sheets, check_annotations, check_batch_size]
+CHECKS[:0] = [
+    check_results_writable,
+    check_sheets,
+    check_annotations,
+    check_batch_size,
+    check_cpu_runtime,
+]

@@ -8,13 +8,13 @@ manifest's ``error`` column.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import tifffile
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -496,7 +496,12 @@ def read_mask(
 
 
 def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
-    """Write a boolean mask as an 8-bit 0/255 PNG, the form every annotation tool reads."""
+    """Write a boolean mask as a 1-bit black/white PNG.
+
+    Every PNG reader takes 1-bit greyscale (OpenCV reads it as 0/255, scikit-image as booleans,
+    Pillow as mode "1"), and it has an eighth of the 8-bit file's raw bytes to compress.
+    OpenCV's encoder (libpng, run-length zlib strategy) writes it in a third of the time Pillow's
+    adaptive row filters take, and smaller (BENCHMARKS.md, "Masks that are cheap to write")."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, mask_png_bytes(mask))
@@ -504,11 +509,12 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
 
 def mask_png_bytes(mask: np.ndarray) -> bytes:
     """The bytes :func:`write_mask` writes, for callers that compare before writing."""
-    buf = io.BytesIO()
-    Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), "L").save(
-        buf, format="PNG", compress_level=3
-    )
-    return buf.getvalue()
+    ones = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)  # 0/1, no copy when boolean
+    params = [cv2.IMWRITE_PNG_BILEVEL, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+    ok, buf = cv2.imencode(".png", ones, params)
+    if not ok:
+        raise OSError(f"OpenCV could not encode a {ones.shape} mask as PNG")
+    return buf.tobytes()
 
 
 def write_rgb(path: str | os.PathLike, rgb: np.ndarray) -> None:

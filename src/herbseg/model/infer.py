@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from herbseg.model.network import get_normalisation, preprocess
+from herbseg.model.runtime import Network, OpenVinoNet
 
 
 def autocast_for(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
@@ -32,7 +33,7 @@ def _divisor(model: torch.nn.Module) -> int:
 
 
 def predict_proba(
-    model: torch.nn.Module,
+    model: Network,
     images: np.ndarray,
     device: str | torch.device,
     *,
@@ -54,22 +55,26 @@ def predict_proba(
     it was as fast or faster on CPU too (2 cores, DeepLabv3+: resnet18/mobilenet_v2/efficientnet-b0
     at 512 px about 1.5-2.5x faster, resnet101 unclear under load), and it is the format cuDNN's
     fast convolutions want on CUDA. The model is moved to ``device`` and put in eval mode
-    (a side effect callers rely on to avoid a second copy of the weights).
+    (a side effect callers rely on to avoid a second copy of the weights). ``model`` may be an
+    OpenVINO compilation (:mod:`herbseg.model.runtime`), which runs on the CPU.
     ``batch_size`` splits large inputs; ``None`` runs them in one pass.
     """
     device = torch.device(device)
+    module = model.module if isinstance(model, OpenVinoNet) else model
     if images.ndim != 4:
         raise ValueError(f"expected N×H×W×3 frames, got shape {images.shape}")
     n, h, w = images.shape[:3]
     if n == 0:
         return np.zeros((0, h, w), dtype=np.float32)
+    if isinstance(model, OpenVinoNet):
+        channels_last = False  # OpenVINO takes NCHW and picks its own layout inside
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model.to(device=device, memory_format=memory_format).eval()
+    module.to(device=device, memory_format=memory_format).eval()
     step = batch_size or n
-    div = _divisor(model)
+    div = _divisor(module)
     pad_h, pad_w = (-h) % div, (-w) % div
     out = np.empty((n, h, w), dtype=np.float32)
-    norm = get_normalisation(model)  # as the model was trained (its card), ImageNet by default
+    norm = get_normalisation(module)  # as the model was trained (its card), ImageNet by default
     flips: list[tuple[int, ...]] = [(), (3,), (2,), (2, 3)] if tta else [()]
     with torch.inference_mode(), autocast_for(device, amp):
         for start in range(0, n, step):

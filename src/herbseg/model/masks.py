@@ -39,7 +39,14 @@ def write_prediction(
         rgb = sheet_rgb()
         if rgb is not None:
             mask, refined = refine_edges(prob, rgb, band, threshold, refine)
-    h, w = prob.shape[:2]
+    return write_mask_row(mask, sheet_id, out_dir, sheet_size), refined
+
+
+def write_mask_row(
+    mask: np.ndarray, sheet_id: str, out_dir: Path, sheet_size: tuple[int, int]
+) -> dict:
+    """Write ``<out_dir>/<sheet_id>.png`` and return its predictions-table row."""
+    h, w = mask.shape[:2]
     path = out_dir / f"{sheet_id}.png"
     write_mask(path, mask)
-    return mask_row(sheet_id, str(path), w, h, *sheet_size), refined
+    return mask_row(sheet_id, str(path), w, h, *sheet_size)

@@ -31,6 +31,7 @@ from herbseg.io.tables import PREDICTION_COLUMNS, failed_row
 from herbseg.measurement.refine import RefineSettings, band_px
 from herbseg.model.infer import predict_proba
 from herbseg.model.masks import write_prediction
+from herbseg.model.runtime import Network
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def window(tile: int) -> np.ndarray:
 
 
 def tiled_proba(
-    model: torch.nn.Module,
+    model: Network,
     rgb: np.ndarray,
     device: torch.device,
     settings: TileSettings,
@@ -89,7 +90,7 @@ def tiled_proba(
 
 
 def predict_tiled_shard(
-    model: torch.nn.Module,
+    model: Network,
     sheets: pd.DataFrame,
     out_dir: Path,
     settings: TileSettings,

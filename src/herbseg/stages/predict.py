@@ -25,6 +25,7 @@ from herbseg.io.files import write_csv
 from herbseg.io.geometry import (
     Geometry,
     frame_to_grid,
+    frame_to_sheet,
     image_to_grid,
     output_size,
 )
@@ -34,8 +35,9 @@ from herbseg.io.tables import PREDICTION_COLUMNS, failed_row, read_table
 from herbseg.measurement.refine import RefineSettings, band_px
 from herbseg.model.card import check_frames
 from herbseg.model.infer import predict_proba
-from herbseg.model.masks import write_prediction
+from herbseg.model.masks import write_mask_row, write_prediction
 from herbseg.model.network import load_model, read_card, resolve_device
+from herbseg.model.runtime import Network, cpu_network
 from herbseg.model.tiles import TileSettings, predict_tiled_shard
 
 PREDICT_COLUMNS = PREDICTION_COLUMNS  # the table predict_shard returns
@@ -54,6 +56,9 @@ class PredictSettings:
     device: str = "auto"
     amp: bool = True
     channels_last: bool = True
+    cpu_runtime: str = "auto"
+    cpu_precision: str = "fp32"
+    cpu_min_agreement: float = 0.998
     tta: bool = False
     refine_edges: bool = True
     refine_band: float = 1.0
@@ -104,8 +109,11 @@ def _write(
     """Write one mask; returns its table row and whether its edges were refined by colour."""
     geom = Geometry.from_row(row)
     w, h = output_size(geom.sheet_w, geom.sheet_h, long_side)
-    grid = frame_to_grid(prob, geom, w, h)
     band = band_px(refine, max(w / geom.box_w, h / geom.box_h)) if refine and sheet_path else 0
+    if not band:  # the mask alone: interpolated only along its outlines (same pixels)
+        mask = frame_to_sheet(prob, geom, w, h, threshold)
+        return write_mask_row(mask, row["sheet_id"], out_dir, (geom.sheet_w, geom.sheet_h)), False
+    grid = frame_to_grid(prob, geom, w, h)
 
     def sheet_rgb() -> np.ndarray | None:
         try:
@@ -121,7 +129,7 @@ def _write(
 
 
 def predict_shard(
-    model: torch.nn.Module,
+    model: Network,
     resized: pd.DataFrame,
     out_dir: Path,
     *,
@@ -214,6 +222,41 @@ def predict_shard(
     return pd.DataFrame(rows, columns=PREDICT_COLUMNS)
 
 
+# Frames the bf16/int8 agreement check (and int8 calibration) runs on: a few seconds on 2 cores.
+AGREEMENT_FRAMES = 8
+
+
+def for_this_cpu(
+    model: torch.nn.Module,
+    resized: pd.DataFrame,
+    p: PredictSettings,
+    threads: int,
+    log: Callable[[str], None],
+) -> Network:
+    """The network a CPU job runs (:func:`herbseg.model.runtime.cpu_network`); bf16 is checked
+    against fp32 on the shard's first readable frames, with the job's own TTA and threshold."""
+
+    def sample() -> np.ndarray:
+        frames = []
+        for row in resized[resized["status"] == "ok"].to_dict("records"):
+            frame = _load(row)
+            if not isinstance(frame, str):
+                frames.append(frame)
+            if len(frames) == AGREEMENT_FRAMES:
+                break
+        return np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)
+
+    def forward(net: Network, frames: np.ndarray) -> np.ndarray:
+        cpu = torch.device("cpu")
+        return predict_proba(net, frames, cpu, amp=False, channels_last=p.channels_last, tta=p.tta)
+
+    return cpu_network(
+        model, runtime=p.cpu_runtime, precision=p.cpu_precision, threads=threads,
+        sample=sample, threshold=p.threshold, min_agreement=p.cpu_min_agreement,
+        predict=forward, log=log,
+    )  # fmt: skip
+
+
 def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
     """Rule predict: the masks of one shard (``inputs.model``, ``.table``, ``.sheets``)."""
     p = settings_from(PredictSettings, params.predict, "predict")
@@ -226,13 +269,14 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
     for frame, mode in ok.drop_duplicates().values:
         check_frames(read_card(inputs.model), int(frame), str(mode), inputs.table)
     sheets = read_table(inputs.sheets, "text")
+    net = model if device.type != "cpu" else for_this_cpu(model, resized, p, threads, log)
     common = dict(device=device, batch_size=p.batch_size, long_side=p.long_side,
                   threshold=p.threshold, amp=p.amp, channels_last=p.channels_last,
                   refine=p.refine, max_megapixels=params.max_megapixels, log=log)  # fmt: skip
     masks = Path(outputs.masks)
     if p.tiles.enabled:  # sheets at predict.tiles.long_side, in overlapping tiles
-        table = predict_tiled_shard(model, sheets, masks, p.tiles, **common)
+        table = predict_tiled_shard(net, sheets, masks, p.tiles, **common)
     else:
-        table = predict_shard(model, resized, masks, threads=threads, sheets=sheets, tta=p.tta,
+        table = predict_shard(net, resized, masks, threads=threads, sheets=sheets, tta=p.tta,
                               **common)  # fmt: skip
     write_csv(table, outputs.table)
