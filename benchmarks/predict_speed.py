@@ -78,19 +78,23 @@ def naive_mask_png(prob, geom, w: int, h: int, threshold: float) -> bytes:
     return buf.getvalue()
 
 
-def naive(model, table: pd.DataFrame, out_dir: Path, threshold: float) -> None:
+def naive(model, table: pd.DataFrame, out_dir: Path, threshold: float, tta: bool = False) -> None:
     import torch
 
     from herbseg.io.geometry import Geometry, output_size
     from herbseg.io.images import load_rgb
-    from herbseg.model.network import preprocess
+    from herbseg.model.network import get_normalisation, preprocess
 
     model.eval()
+    norm = get_normalisation(model)  # what the model was trained with
     out_dir.mkdir(parents=True, exist_ok=True)
     for row in table.to_dict("records"):
         rgb = load_rgb(row["frame_path"])
         with torch.no_grad():
-            prob = torch.sigmoid(model(preprocess(rgb[None])))[0, 0].numpy()
+            x = preprocess(rgb[None], "cpu", norm)
+            flips = [(), (3,), (2,), (2, 3)] if tta else [()]  # the frame and its three flips
+            probs = [torch.flip(torch.sigmoid(model(torch.flip(x, d))), d) for d in flips]
+            prob = (sum(probs) / len(probs))[0, 0].numpy()
         geom = Geometry.from_row(row)
         w, h = output_size(geom.sheet_w, geom.sheet_h, None)
         (out_dir / f"{row['sheet_id']}.png").write_bytes(
@@ -179,7 +183,7 @@ def child(args: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         table = synthetic_shard(root, args.n, width, height, frame)
         setup_s = time.perf_counter() - t0
-        settings = PredictSettings(refine_edges=False)
+        settings = PredictSettings(refine_edges=False, tta=args.tta)
         base = load_model(args.model)
         nets: dict[str, Callable[[], object]] = {
             "workflow, torch fp32": lambda: base,
@@ -200,13 +204,13 @@ def child(args: argparse.Namespace) -> dict:
             return lambda out: predict_shard(
                 net, table, out, device=torch.device("cpu"), batch_size=settings.batch_size,
                 threshold=settings.threshold, amp=False, channels_last=settings.channels_last,
-                threads=threads, log=lambda m: None,
+                threads=threads, tta=settings.tta, log=lambda m: None,
             )  # fmt: skip
 
-        variants = {"naive": lambda out: naive(base, table, out, settings.threshold)}
+        variants = {"naive": lambda out: naive(base, table, out, settings.threshold, args.tta)}
         variants.update({name: ours(net) for name, net in nets.items()})
         warm = table.head(settings.batch_size)  # kernels are built per shape on first use
-        naive(base, warm.head(1), root / "warm", settings.threshold)
+        naive(base, warm.head(1), root / "warm", settings.threshold, args.tta)
         for net in nets.values():
             predict_shard(net, warm, root / "warm", device=torch.device("cpu"), amp=False,
                           threads=threads, log=lambda m: None)  # fmt: skip
@@ -262,7 +266,7 @@ def profile(args: argparse.Namespace) -> list[str]:
     from herbseg.io.geometry import Geometry, frame_to_sheet, output_size
     from herbseg.io.images import load_rgb, mask_png_bytes
     from herbseg.model.infer import predict_proba
-    from herbseg.model.network import load_model, preprocess, read_card
+    from herbseg.model.network import get_normalisation, load_model, preprocess, read_card
     from herbseg.model.runtime import OpenVinoNet, has_bf16, has_int8
 
     torch.set_num_threads(2)
@@ -279,20 +283,23 @@ def profile(args: argparse.Namespace) -> list[str]:
         steps: list[tuple[str, float]] = []
         dt, _ = timed(lambda: load_rgb(row["frame_path"]))
         steps.append(("decode the frame (PNG)", dt))
-        with torch.no_grad():
-            x1 = preprocess(frames[:1])
-            dt, _ = timed(lambda: model(x1), 2)
-            steps.append(("network: torch fp32, NCHW, batch 1", dt))
-            cl = load_model(args.model).to(memory_format=torch.channels_last)
-            x8 = preprocess(frames).contiguous(memory_format=torch.channels_last)
-            dt, _ = timed(lambda: cl(x8), 1)
-            steps.append(("network: torch fp32, channels_last, batch 8 (per frame)", dt / 8))
-            x8n = preprocess(frames)
-            dt, _ = timed(lambda: model(x8n), 1)
-            steps.append(("network: torch fp32, NCHW, batch 8 (per frame)", dt / 8))
+        norm = get_normalisation(model)
+        x1 = preprocess(frames[:1], "cpu", norm)
+        with torch.inference_mode():
+            for fmt, batch in (
+                ("NCHW", 1),
+                ("channels_last", 1),
+                ("NCHW", 8),
+                ("channels_last", 8),
+            ):
+                memory = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
+                net = load_model(args.model).to(memory_format=memory).eval()
+                x = preprocess(frames[:batch], "cpu", norm).contiguous(memory_format=memory)
+                dt, _ = timed(lambda net=net, x=x: net(x), 2 if batch == 1 else 1)
+                steps.append((f"network: torch fp32, {fmt}, batch {batch} (per frame)", dt / batch))
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 dt, _ = timed(lambda: model(x1), 2)
-            steps.append(("network: torch bf16 autocast, batch 1", dt))
+            steps.append(("network: torch bf16 autocast, NCHW, batch 1", dt))
         precisions = ["fp32"] + (["bf16"] if has_bf16() else []) + (["int8"] if has_int8() else [])
         for precision in precisions:
             net = OpenVinoNet(model, precision, 2, frames if precision == "int8" else None)
@@ -427,6 +434,7 @@ def main() -> None:
     ap.add_argument("--frame", type=int, default=512, help="if the model card has none")
     ap.add_argument("--sheet", default="2000x3000", help="synthetic sheet size W×H")
     ap.add_argument("--real", type=Path, nargs="*", default=[], help="folders of real sheets")
+    ap.add_argument("--tta", action="store_true", help="both sides average 4 flips (the demo's)")
     ap.add_argument("--parts", default="speed,profile,write,real")
     ap.add_argument("--tag", default="", help="suffix of the results file")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -456,11 +464,12 @@ def main() -> None:
         for t in (int(v) for v in args.threads.split(",")):
             cmd = [sys.executable, __file__, "--child", str(t), "--model", str(args.model),
                    "--n", str(args.n), "--rounds", str(args.rounds), "--frame", str(args.frame),
-                   "--sheet", args.sheet]  # fmt: skip
+                   "--sheet", args.sheet] + (["--tta"] if args.tta else [])  # fmt: skip
             proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         lines.append(f"speed: {args.n} sheets × {args.rounds} rounds per variant, masks at sheet "
-                     f"size, no edge refinement on either side")  # fmt: skip
+                     f"size, no edge refinement on either side, TTA {'on' if args.tta else 'off'} "
+                     "on both")  # fmt: skip
         lines += speed_rows(results)
         for res in results:
             chosen = " | ".join(res["auto_log"])
