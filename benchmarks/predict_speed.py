@@ -134,7 +134,8 @@ def resized(paths: list[Path], out: Path, frame: int) -> pd.DataFrame:
         rows.append({"sheet_id": path.stem, "path": str(path), "width": w, "height": h,
                      "status": "ok", "error": "", "mask_path": ""})  # fmt: skip
     table = resize_shard(pd.DataFrame(rows), out, frame=frame, threads=2, log=lambda m: None)
-    return table[table["status"] == "ok"].reset_index(drop=True)
+    table = table[table["status"] == "ok"].reset_index(drop=True)
+    return table.assign(sheet_path=table["sheet_id"].map({p.stem: str(p) for p in paths}))
 
 
 def sheet_files(folder: Path) -> list[Path]:
@@ -373,6 +374,50 @@ def mask_write(args: argparse.Namespace) -> list[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def measure_scaling(args: argparse.Namespace) -> list[str]:
+    """measure_shard on the same predicted masks with 1 and 2 threads, alternating rounds."""
+    import torch
+
+    from herbseg.config.schema import load_config
+    from herbseg.model.network import load_model, read_card
+    from herbseg.model.runtime import OpenVinoNet
+    from herbseg.stages.ingest import build_manifest
+    from herbseg.stages.measure import measure_settings, measure_shard
+    from herbseg.stages.predict import predict_shard
+
+    torch.set_num_threads(2)
+    frame = int(read_card(args.model).get("frame_size") or args.frame)
+    config = load_config(sheets="sheets")  # defaults; no folder is read
+    root = Path(tempfile.mkdtemp(prefix="herbseg_measure_"))
+    width, height = (int(v) for v in args.sheet.lower().split("x"))
+    try:
+        table = synthetic_shard(root, args.n, width, height, frame)
+        net = OpenVinoNet(load_model(args.model), "fp32", 2)
+        preds = predict_shard(net, table, root / "masks", device=torch.device("cpu"), threads=2,
+                              log=lambda m: None)  # fmt: skip
+        sheets = pd.DataFrame({"sheet_id": table["sheet_id"], "path": table["sheet_path"]})
+        rows = build_manifest(sheets, {}, max_megapixels=config["ingest"]["max_megapixels"],
+                              checksum=False).astype(str)  # fmt: skip
+        rows["shard"] = "bench"
+        settings = measure_settings(config["measure"], config["postprocess"])
+        preds = preds.astype({"sheet_id": str}).fillna("")
+        times: dict[int, list[float]] = {1: [], 2: []}
+        results = {}
+        for r in range(args.rounds):
+            for t in (1, 2) if r % 2 == 0 else (2, 1):
+                t0 = time.perf_counter()
+                results[t] = measure_shard(rows, preds, settings=settings, log=lambda m: None,
+                                           threads=t)  # fmt: skip
+                times[t].append(args.n / (time.perf_counter() - t0))
+        same = results[1][0].equals(results[2][0]) and results[1][1].equals(results[2][1])
+        one, two = np.mean(times[1]), np.mean(times[2])
+        return [f"measure, {args.n} sheets of {args.sheet}, rounds alternating, load "
+                f"{os.getloadavg()[0]:.2f}: 1 thread {one:.2f} sheets/s, 2 threads {two:.2f} "
+                f"sheets/s ({two / one:.2f}×), same tables: {same}"]  # fmt: skip
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def real_agreement(args: argparse.Namespace) -> list[str]:
     """Masks of openvino fp32/bf16 against torch fp32 on real sheets, per sheet, at sheet size."""
     import torch
@@ -435,7 +480,7 @@ def main() -> None:
     ap.add_argument("--sheet", default="2000x3000", help="synthetic sheet size W×H")
     ap.add_argument("--real", type=Path, nargs="*", default=[], help="folders of real sheets")
     ap.add_argument("--tta", action="store_true", help="both sides average 4 flips (the demo's)")
-    ap.add_argument("--parts", default="speed,profile,write,real")
+    ap.add_argument("--parts", default="speed,profile,measure,write,real")
     ap.add_argument("--tag", default="", help="suffix of the results file")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -478,6 +523,8 @@ def main() -> None:
         lines.append("")
     if "profile" in parts:
         lines += profile(args) + [""]
+    if "measure" in parts:
+        lines += measure_scaling(args) + [""]
     if "write" in parts:
         lines += ["one 24 MP mask (4000×6000) from a frame of trained-model probabilities:"]
         lines += mask_write(args) + [""]

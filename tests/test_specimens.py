@@ -84,3 +84,41 @@ def test_masks_removed_under_a_finished_predict_stop_measure(tmp_path):
     failed = preds.assign(status="error", error="unreadable sheet")  # not reported: no stop
     sheets, _ = measure_shard(rows, failed, settings=MeasureSettings(ruler=False), log=print)
     assert sheets.loc[0, "status"] == "error"
+
+
+def test_measure_threads_give_the_same_tables_in_order(tmp_path):
+    """Sheets measured in parallel threads come back in input order with the same values;
+    an error row keeps its place."""
+    rng = np.random.default_rng(0)
+    rows, preds = [], []
+    for i in range(7):
+        sheet = write_sheet(tmp_path / f"s{i}.png", 120, 160, dpi=254, fmt="PNG")
+        mask = np.zeros((160, 120), np.uint8)
+        for _ in range(3):
+            y, x = rng.integers(10, 130), rng.integers(10, 90)
+            mask[y : y + 20, x : x + 15] = 1
+        write_mask(tmp_path / f"m{i}.png", mask)
+        rows.append(
+            {
+                "sheet_id": f"s{i}",
+                "path": str(sheet),
+                "status": "ok",
+                "error": "",
+                "width": 120,
+                "height": 160,
+                "dpi_x": 254,
+                "dpi_y": 254,
+                "shard": "c0",
+            }
+        )
+        preds.append({"sheet_id": f"s{i}", "status": "ok", "error": "",
+                      "mask_path": str(tmp_path / f"m{i}.png")})  # fmt: skip
+    preds[3] = {**preds[3], "status": "error", "error": "frame unreadable: test"}
+    rows, preds = pd.DataFrame(rows), pd.DataFrame(preds)
+    settings = MeasureSettings(min_leaf_px=20, ruler=False, exclude_edge=False)
+    one = measure_shard(rows, preds, settings=settings, log=lambda m: None, threads=1)
+    three = measure_shard(rows, preds, settings=settings, log=lambda m: None, threads=3)
+    pd.testing.assert_frame_equal(one[0], three[0])
+    pd.testing.assert_frame_equal(one[1], three[1])
+    assert list(three[0]["sheet_id"]) == [f"s{i}" for i in range(7)]
+    assert three[0].loc[3, "status"] == "error" and len(three[1]) > 0

@@ -78,7 +78,7 @@ def predict_sheets(
         )  # fmt: skip
     settings = measure_settings(config["measure"], config["postprocess"])
     preds = preds.astype({"sheet_id": str}).fillna("")
-    sheets, leaves = measure_shard(rows, preds, settings=settings, log=log)
+    sheets, leaves = measure_shard(rows, preds, settings=settings, log=log, threads=threads)
     sheets = sheets.drop(columns=["shard"])
     sheets.to_csv(out / "leaf_area.csv", index=False)
     leaves.to_csv(out / "leaf_traits.csv", index=False)

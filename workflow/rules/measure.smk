@@ -16,7 +16,7 @@ rule measure:
         "../../envs/herbseg.yaml"
     threads: config["threads"]["measure"]
     resources:
-        mem_mb=mem_for_sheets(48),
+        mem_mb=mem_for_sheets(48, per_thread=True),
         runtime=shard_runtime(0.25, parallel=False),
     params:
         measure=config["measure"],

@@ -7,6 +7,7 @@ converted back to sheet pixels so figures never depend on that setting.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,8 +198,9 @@ def measure_shard(
     settings: MeasureSettings | None = None,
     log: Callable[[str], None] = print,
     verdicts: pd.DataFrame | None = None,
+    threads: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Measure every sheet of a shard: one output row per input row, errors included.
+    """Measure every sheet of a shard: one output row per input row, in order, errors included.
 
     ``verdicts`` is the classify stage's table (``sheet_id, leaf_id, intact_prob, intact``); with
     it, ``intact`` is the classifier's, else the rule's; ``intact_by`` says which.
@@ -213,9 +215,8 @@ def measure_shard(
         if c not in SHEET_COLUMNS
         and c not in ("bytes", "mode", "dpi_x", "dpi_y", "has_mask", "sha256", "mask_path")
     ]
-    sheets, leaves = [], []
-    progress = Progress(len(rows), log, "measured")
-    for row in rows.to_dict("records"):
+
+    def one(row: dict) -> tuple[dict, pd.DataFrame | None]:
         pred = preds.get(row["sheet_id"], {"status": "error", "error": "not predicted"})
         base = {
             "sheet_id": row["sheet_id"],
@@ -226,21 +227,31 @@ def measure_shard(
         } | {c: row[c] for c in extras}
         if row["status"] == "ok" and pred["status"] != "ok":
             base.update(status=pred["status"], error=pred["error"])
-        if base["status"] == "ok":
-            table_value = (scale_table or {}).get(str(row.get(scale_key, "")))
-            try:
-                sheet_verdicts = None
-                if by_sheet is not None:
-                    sheet_verdicts = by_sheet.get(row["sheet_id"], verdicts.iloc[:0])
-                measured, sheet_leaves = measure_sheet(row, pred, table_value, s, sheet_verdicts)
-                base.update(measured)
-                leaves.append(sheet_leaves)
-            except SheetError as exc:
-                base.update(status="error", error=f"mask unreadable: {exc.reason}")
-        else:
+        if base["status"] != "ok":
             base.update(width=row.get("width"), height=row.get("height"))
-        sheets.append(base)
-        progress.update()
+            return base, None
+        table_value = (scale_table or {}).get(str(row.get(scale_key, "")))
+        try:
+            sheet_verdicts = None
+            if by_sheet is not None:
+                sheet_verdicts = by_sheet.get(row["sheet_id"], verdicts.iloc[:0])
+            measured, sheet_leaves = measure_sheet(row, pred, table_value, s, sheet_verdicts)
+        except SheetError as exc:
+            base.update(status="error", error=f"mask unreadable: {exc.reason}")
+            return base, None
+        base.update(measured)
+        return base, sheet_leaves
+
+    sheets, leaves = [], []
+    progress = Progress(len(rows), log, "measured")
+    # Sheets in parallel threads, in order: decoding masks and sheets, labelling and the scale's
+    # FFTs run in C with the GIL released, so a job uses the cores its rule was given.
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        for base, sheet_leaves in pool.map(one, rows.to_dict("records")):
+            sheets.append(base)
+            if sheet_leaves is not None:
+                leaves.append(sheet_leaves)
+            progress.update()
     sheet_table = pd.DataFrame(sheets).reindex(columns=SHEET_COLUMNS + extras)
     leaf_table = pd.concat(leaves, ignore_index=True) if leaves else pd.DataFrame()
     leaf_table = leaf_table.reindex(columns=TRAIT_COLUMNS)
@@ -266,6 +277,7 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
         settings=settings,
         log=log,
         verdicts=verdicts,
+        threads=threads,
     )
     write_csv(sheets, outputs.sheets)
     write_csv(leaves, outputs.leaves)
