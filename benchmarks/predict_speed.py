@@ -138,6 +138,13 @@ def resized(paths: list[Path], out: Path, frame: int) -> pd.DataFrame:
     return table.assign(sheet_path=table["sheet_id"].map({p.stem: str(p) for p in paths}))
 
 
+def model_frame(args: argparse.Namespace) -> int:
+    """The frame size the model was trained at (its card), else ``--frame``."""
+    from herbseg.model.network import read_card
+
+    return int(read_card(args.model).get("frame_size") or args.frame)
+
+
 def sheet_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
 
@@ -165,7 +172,7 @@ def child(args: argparse.Namespace) -> dict:
     import torch
 
     from herbseg.io.images import load_rgb
-    from herbseg.model.network import load_model, read_card
+    from herbseg.model.network import load_model
     from herbseg.model.runtime import OpenVinoNet, has_bf16, has_int8, resolve
     from herbseg.stages.predict import (
         AGREEMENT_FRAMES,
@@ -176,8 +183,7 @@ def child(args: argparse.Namespace) -> dict:
 
     threads = args.child
     torch.set_num_threads(threads)
-    card = read_card(args.model)
-    frame = int(card.get("frame_size") or args.frame)
+    frame = model_frame(args)
     root = Path(tempfile.mkdtemp(prefix="herbseg_predict_speed_"))
     width, height = (int(v) for v in args.sheet.lower().split("x"))
     try:
@@ -267,11 +273,11 @@ def profile(args: argparse.Namespace) -> list[str]:
     from herbseg.io.geometry import Geometry, frame_to_sheet, output_size
     from herbseg.io.images import load_rgb, mask_png_bytes
     from herbseg.model.infer import predict_proba
-    from herbseg.model.network import get_normalisation, load_model, preprocess, read_card
+    from herbseg.model.network import get_normalisation, load_model, preprocess
     from herbseg.model.runtime import OpenVinoNet, has_bf16, has_int8
 
     torch.set_num_threads(2)
-    frame = int(read_card(args.model).get("frame_size") or args.frame)
+    frame = model_frame(args)
     root = Path(tempfile.mkdtemp(prefix="herbseg_predict_profile_"))
     width, height = (int(v) for v in args.sheet.lower().split("x"))
     try:
@@ -342,10 +348,10 @@ def mask_write(args: argparse.Namespace) -> list[str]:
     from herbseg.io.geometry import frame_to_sheet, plan
     from herbseg.io.images import load_rgb, mask_png_bytes, read_mask
     from herbseg.model.infer import predict_proba
-    from herbseg.model.network import load_model, read_card
+    from herbseg.model.network import load_model
 
     torch.set_num_threads(2)
-    frame = int(read_card(args.model).get("frame_size") or args.frame)
+    frame = model_frame(args)
     root = Path(tempfile.mkdtemp(prefix="herbseg_mask_write_"))
     try:
         table = synthetic_shard(root, 4, 2000, 3000, frame)
@@ -379,14 +385,14 @@ def measure_scaling(args: argparse.Namespace) -> list[str]:
     import torch
 
     from herbseg.config.schema import load_config
-    from herbseg.model.network import load_model, read_card
+    from herbseg.model.network import load_model
     from herbseg.model.runtime import OpenVinoNet
     from herbseg.stages.ingest import build_manifest
     from herbseg.stages.measure import measure_settings, measure_shard
     from herbseg.stages.predict import predict_shard
 
     torch.set_num_threads(2)
-    frame = int(read_card(args.model).get("frame_size") or args.frame)
+    frame = model_frame(args)
     config = load_config(sheets="sheets")  # defaults; no folder is read
     root = Path(tempfile.mkdtemp(prefix="herbseg_measure_"))
     width, height = (int(v) for v in args.sheet.lower().split("x"))
@@ -425,12 +431,12 @@ def real_agreement(args: argparse.Namespace) -> list[str]:
     from herbseg.io.geometry import Geometry, frame_to_sheet, output_size
     from herbseg.io.images import load_rgb
     from herbseg.model.infer import predict_proba
-    from herbseg.model.network import load_model, read_card
+    from herbseg.model.network import load_model
     from herbseg.model.runtime import OpenVinoNet, has_bf16, has_int8, mask_iou
     from herbseg.stages.predict import AGREEMENT_FRAMES
 
     torch.set_num_threads(2)
-    frame = int(read_card(args.model).get("frame_size") or args.frame)
+    frame = model_frame(args)
     model = load_model(args.model)
     nets = {"openvino fp32": OpenVinoNet(model, "fp32", 2)}
     if has_bf16():
