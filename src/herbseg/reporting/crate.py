@@ -259,7 +259,7 @@ def describe(
     mask_props = {
         "@type": "Collection",
         "name": "predicted leaf masks",
-        "description": f"{len(masks)} predicted masks (PNG, 0/255, in each sheet's geometry), "
+        "description": f"{len(masks)} predicted masks (1-bit PNG, in each sheet's geometry), "
         f"{where}; each listed with path, bytes and sha256 in results/masks.csv",
         "contentSize": str(int(masks["bytes"].sum())) if len(masks) else "0",
         "subjectOf": masks_entity,
