@@ -139,7 +139,7 @@ def check_cpu_runtime(config: dict[str, Any]) -> None:
     if predict["cpu_precision"] == "int8" and not importlib.util.find_spec("nncf"):
         raise ConfigError(
             "predict.cpu_precision", "is 'int8' but the nncf package that quantizes the network "
-            "is not installed; pip install nncf (requirements.txt has it), or set it to auto."
+            "is not installed; pip install nncf (requirements.txt has it), or set it to fp32."
         )  # fmt: skip
 
 
