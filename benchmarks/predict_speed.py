@@ -152,14 +152,14 @@ def sheet_files(folder: Path) -> list[Path]:
 def mask_ious(a_dir: Path, b_dir: Path) -> tuple[float, float]:
     """Worst per-sheet IoU and pooled IoU of same-named masks (a sheet empty in both: 1)."""
     from herbseg.io.images import read_mask
+    from herbseg.measurement.metrics import confusion, scores
 
-    worst, inter, union = 1.0, 0, 0
+    worst, pooled = 1.0, np.zeros(4, np.int64)
     for a_path in sorted(a_dir.glob("*.png")):
-        a, b = read_mask(a_path), read_mask(b_dir / a_path.name)
-        i, u = int((a & b).sum()), int((a | b).sum())
-        inter, union = inter + i, union + u
-        worst = min(worst, i / u if u else 1.0)
-    return worst, (inter / union if union else 1.0)
+        counts = confusion(read_mask(b_dir / a_path.name), read_mask(a_path))
+        pooled += counts
+        worst = min(worst, scores(*counts)["iou"])
+    return worst, scores(*(int(c) for c in pooled))["iou"]
 
 
 # ---------------------------------------------------------------- one process per thread count

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from herbseg.measurement.metrics import confusion, scores
 from herbseg.model.network import get_normalisation, preprocess
 
 CPU_RUNTIMES = ("auto", "torch", "openvino")
@@ -193,9 +194,9 @@ def resolve(runtime: str, precision: str, flags: frozenset[str] | None = None) -
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two boolean masks (pooled, for stacks); 1.0 when neither marks anything."""
-    union = int(np.logical_or(a, b).sum())
-    return 1.0 if union == 0 else int(np.logical_and(a, b).sum()) / union
+    """IoU of two boolean masks (pooled, for stacks), by the project's metric
+    (:mod:`herbseg.measurement.metrics`: 1.0 when neither marks anything)."""
+    return scores(*confusion(a, b))["iou"]
 
 
 def choose_precision(
