@@ -22,7 +22,8 @@ demo: $(STAMP)
 
 # The full suite (what CI runs through .ci/run): unit, workflow, SLURM and browser tiers.
 # Both tiers run on every core (pytest-xdist); a test module stays on one worker (its module
-# fixtures, SLURM's daemons among them, are set up once).
+# fixtures, SLURM's daemons among them, are set up once), the modules reading the session's
+# finished runs share one, and the longest groups start first (tests/conftest.py).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 

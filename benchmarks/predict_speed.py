@@ -140,7 +140,7 @@ def resized(paths: list[Path], out: Path, frame: int) -> pd.DataFrame:
 
 def model_frame(args: argparse.Namespace) -> int:
     """The frame size the model was trained at (its card), else ``--frame``."""
-    from herbseg.model.network import read_card
+    from herbseg.model.card import read_card
 
     return int(read_card(args.model).get("frame_size") or args.frame)
 
@@ -202,7 +202,7 @@ def child(args: argparse.Namespace) -> dict:
             sample = np.stack([load_rgb(p) for p in table["frame_path"][:AGREEMENT_FRAMES]])
             nets["workflow, openvino int8"] = lambda: OpenVinoNet(base, "int8", threads, sample)
         logs: list[str] = []
-        auto = for_this_cpu(base, table, settings, threads, logs.append)
+        auto = for_this_cpu(base, table, settings, threads, logs.append, args.model)
         nets = {name: make() for name, make in nets.items()}
         choice = resolve(settings.cpu_runtime, settings.cpu_precision)
         auto_name = f"workflow, {choice.runtime} {getattr(auto, 'precision', 'fp32')}"
@@ -496,7 +496,7 @@ def main() -> None:
         return
     import torch
 
-    from herbseg.model.network import read_card
+    from herbseg.model.card import read_card
     from herbseg.model.runtime import cpu_flags, has_bf16
 
     parts = set(args.parts.split(","))

@@ -15,6 +15,8 @@ on a copy (:func:`tests.helpers.copy_run`).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,10 +35,88 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     helpers.CURRENT_TEST = None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# The session's finished runs, and the modules that read them: those share one xdist worker, so
+# each run is built once per suite instead of once on every worker that needs it. The controller
+# schedules before any test module is imported, so the list is written here; collection checks it.
+FINISHED_RUNS = frozenset({"tiny_run", "synth_run"})
+FINISHED_RUN_MODULES = frozenset(
+    {"test_bundle.py", "test_cli.py", "test_model_path.py", "test_report.py", "test_workflow.py"}
+)
+FINISHED_RUNS_GROUP = "finished-runs"
+
+
+# Modules that compile models with OpenVINO in the test process: they run last on their worker.
+# After OpenVINO has compiled in bf16 or int8 (or read a damaged model file), a later test in the
+# same process that forks (DataLoader workers, a killed subprocess) dies with SIGSEGV while it
+# reaps the child. The workflow never mixes the two in one process (predict and train are
+# separate jobs), so this is the tests' order to keep, not a product setting.
+OPENVINO_MODULES = frozenset({"test_runtime.py"})
+
+
+def _start_order(item: pytest.Item) -> int:
+    """Longest first: SLURM, the finished runs, the other workflow modules, then unit tests;
+    the modules that compile OpenVINO models in process at the very end."""
+    if item.path.name in OPENVINO_MODULES:
+        return 4
+    if item.get_closest_marker("slurm"):
+        return 0
+    if item.path.name in FINISHED_RUN_MODULES:
+        return 1
+    return 2 if item.get_closest_marker("workflow") else 3
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the ``shared`` tests and order the modules so that the longest start first (a
+    worker takes whole groups in collection order: :func:`pytest_xdist_make_scheduler`)."""
+    readers = set()
     for item in items:
         if "shared_data" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.shared)
+        if FINISHED_RUNS & set(getattr(item, "fixturenames", ())):
+            readers.add(item.path.name)
+    unlisted = readers - FINISHED_RUN_MODULES
+    if unlisted:
+        raise pytest.UsageError(
+            f"{', '.join(sorted(unlisted))} read a session run ({', '.join(sorted(FINISHED_RUNS))})"
+            " but are not in tests/conftest.py's FINISHED_RUN_MODULES: add them there"
+        )
+    items.sort(key=_start_order)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist's, absent with -p no:xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile``, with the modules of :data:`FINISHED_RUN_MODULES` as one unit and the
+    units handed out in collection order (the longest first) rather than by their test count.
+
+    xdist's own ``loadgroup`` would do the grouping from marks, but with pytest 9.2 it groups
+    nothing (xdist 3.8 renames ``item._nodeid``, which pytest 9.2 no longer reads).
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return FINISHED_RUNS_GROUP if Path(module).name in FINISHED_RUN_MODULES else module
+
+    config.option.loadscopereorder = False
+    return FileScheduling(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def herbseg_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """herbseg's user cache (encoder names, OpenVINO conversions) in the session's temporary
+    folder, for every test and every Snakemake the tests start: the suite leaves nothing in
+    ``~/.cache`` and finds nothing an earlier suite put there."""
+    cache = tmp_path_factory.mktemp("herbseg-cache")
+    previous = os.environ.get("HERBSEG_CACHE_DIR")
+    os.environ["HERBSEG_CACHE_DIR"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("HERBSEG_CACHE_DIR", None)
+    else:
+        os.environ["HERBSEG_CACHE_DIR"] = previous
 
 
 @pytest.fixture

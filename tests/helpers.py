@@ -252,7 +252,7 @@ def fill_hub_cache(home: Path, state: dict[str, Any]) -> Path:
     import segmentation_models_pytorch as smp
     from safetensors.torch import save_file
 
-    from herbseg.model.network import IMAGENET_MEAN, IMAGENET_STD
+    from herbseg.model.normalisation import IMAGENET_MEAN, IMAGENET_STD
 
     settings = smp.encoders.encoders[ENCODER]["pretrained_settings"]["imagenet"]
     repo = home / "hub" / ("models--" + settings["repo_id"].replace("/", "--"))

@@ -15,19 +15,17 @@ import torch
 from safetensors.torch import save_file
 
 from herbseg.model import network as hm
+from herbseg.model.card import read_card, update_card
 from herbseg.model.infer import predict_proba
 from herbseg.model.network import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     WeightsNotFound,
     build_model,
     load_model,
     preprocess,
-    read_card,
     resolve_device,
     save_model,
-    update_card,
 )
+from herbseg.model.normalisation import IMAGENET_MEAN, IMAGENET_STD
 from tests.helpers import ENCODER, fill_hub_cache, random_encoder_state
 
 SRC = Path(__file__).resolve().parents[1] / "src"

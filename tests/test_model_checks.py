@@ -217,6 +217,7 @@ def test_encoder_names_are_cached_per_smp_version(tmp_path, monkeypatch):
 
     from herbseg.checks import model as checks
 
+    monkeypatch.delenv("HERBSEG_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     names = checks.encoder_names()  # fills the cache
     assert "resnet101" in names and "timm-tf_efficientnet_lite0" in names

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -129,3 +131,51 @@ def test_int8_is_calibrated_on_the_jobs_frames_and_checked(model):
     assert dropped.precision == "fp32" and "not kept: fp32 instead" in logs[-1]
     with pytest.raises(ValueError, match="calibration"):
         OpenVinoNet(model, "int8", threads=1)
+
+
+def test_converted_model_is_cached_by_its_key_and_shared(model, tmp_path, monkeypatch):
+    """The second job of a model reads the first one's conversion instead of tracing again; a
+    damaged entry is converted again; another key is another entry."""
+    import openvino as ov
+
+    from herbseg.model import runtime
+
+    monkeypatch.setenv("HERBSEG_CACHE_DIR", str(tmp_path / "herbseg"))
+    x = torch.from_numpy(frames(1).transpose(0, 3, 1, 2).astype(np.float32) / 255)
+    first = OpenVinoNet(model, "fp32", 1, cache_key="abc")
+    xml = runtime.ir_cache_dir() / "abc.xml"
+    assert xml.is_file() and xml.with_suffix(".bin").is_file()
+    assert xml.is_relative_to(tmp_path / "herbseg" / "openvino")
+    assert not [p for p in xml.parent.iterdir() if p.name.startswith(".tmp-")]
+
+    def no_tracing(*args, **kwargs):
+        raise AssertionError("converted again although the cache holds the model")
+
+    monkeypatch.setattr(ov, "convert_model", no_tracing)
+    cached = OpenVinoNet(model, "fp32", 1, cache_key="abc")
+    assert torch.equal(cached(x), first(x))
+    with pytest.raises(AssertionError, match="converted again"):
+        OpenVinoNet(model, "fp32", 1, cache_key="other")
+    monkeypatch.undo()
+    monkeypatch.setenv("HERBSEG_CACHE_DIR", str(tmp_path / "herbseg"))
+    xml.write_text("<not a model")
+    again = OpenVinoNet(model, "fp32", 1, cache_key="abc")
+    assert torch.equal(again(x), first(x))
+    assert "<not a model" not in xml.read_text()  # rewritten
+    OpenVinoNet(model, "fp32", 1)  # no key: nothing cached
+    assert sorted(p.name for p in xml.parent.iterdir()) == ["abc.bin", "abc.xml"]
+
+
+def test_the_cache_keeps_the_most_recently_used_conversions(model, tmp_path, monkeypatch):
+    from herbseg.model import runtime
+
+    monkeypatch.setenv("HERBSEG_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(runtime, "IR_CACHE_ENTRIES", 2)
+    for key in ("a", "b"):
+        OpenVinoNet(model, "fp32", 1, cache_key=key)
+    folder = runtime.ir_cache_dir()
+    os.utime(folder / "a.xml", (1, 1))  # long unused ...
+    os.utime(folder / "b.xml", (2, 2))
+    OpenVinoNet(model, "fp32", 1, cache_key="a")  # ... until read again
+    OpenVinoNet(model, "fp32", 1, cache_key="c")
+    assert sorted(p.name for p in folder.iterdir()) == ["a.bin", "a.xml", "c.bin", "c.xml"]

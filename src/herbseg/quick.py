@@ -69,7 +69,11 @@ def predict_sheets(
             max_megapixels=max_mp, threads=threads, log=log,
         )  # fmt: skip
         resized = resized.astype({"sheet_id": str})
-        net = model if device.type != "cpu" else for_this_cpu(model, resized, p, threads, log)
+        net = (
+            model
+            if device.type != "cpu"
+            else for_this_cpu(model, resized, p, threads, log, model_dir)
+        )
         preds = predict_shard(
             net, resized, out / "masks", device=device, batch_size=p.batch_size,
             long_side=p.long_side, threshold=p.threshold, amp=p.amp,

@@ -28,6 +28,8 @@ SLURMD_PORT="${HERBSEG_SLURM_SLURMD_PORT:-6818}"
 export SLURM_CONF="$STATE/etc/slurm.conf"
 
 say() { echo "slurm_up: $*" >&2; }
+# A failing command names itself (set -e alone would exit 1 without a word).
+trap 'say "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 if [[ "$(id -u)" -ne 0 ]]; then
   say "needs root (the daemons run as root and packages may need installing)"
@@ -102,7 +104,11 @@ ln -sfn "$SLURM_CONF" /etc/slurm/slurm.conf
 # --- daemons ----------------------------------------------------------------------------------
 started=$SECONDS
 # -c: a clean start (no jobs or node state from an earlier cluster in $STATE)
-slurmctld -c -f "$SLURM_CONF"
+if ! slurmctld -c -f "$SLURM_CONF"; then
+  say "slurmctld did not start (an earlier one still stopping?); its log:"
+  tail -n 30 "$STATE/slurmctld.log" >&2 || true
+  exit 4
+fi
 for _ in $(seq 100); do
   scontrol ping >/dev/null 2>&1 && break
   sleep 0.2
@@ -112,7 +118,11 @@ if ! scontrol ping >/dev/null 2>&1; then
   tail -n 30 "$STATE/slurmctld.log" >&2 || true
   exit 4
 fi
-slurmd -f "$SLURM_CONF"
+if ! slurmd -f "$SLURM_CONF"; then
+  say "slurmd did not start; its log:"
+  tail -n 30 "$STATE/slurmd.log" >&2 || true
+  exit 4
+fi
 state=""
 for _ in $(seq 120); do
   state="$(node_state)"

@@ -175,8 +175,11 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def user_cache_dir() -> Path:
-    """herbseg's folder in the user's cache (``$XDG_CACHE_HOME/herbseg``, else
-    ``~/.cache/herbseg``): facts about installed packages that are slow to compute and safe to
-    recompute (nothing a run's results depend on)."""
+    """herbseg's folder in the user's cache (``$HERBSEG_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/herbseg``, else ``~/.cache/herbseg``): things slow to compute and safe to
+    recompute, each a pure function of its name (the encoder names of an smp version, a model's
+    OpenVINO conversion), so deleting the folder costs time, never results."""
+    if own := os.environ.get("HERBSEG_CACHE_DIR"):
+        return Path(own)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "herbseg"

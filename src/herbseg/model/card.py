@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from herbseg.config.schema import schema_path
-from herbseg.io.files import sha256_file
+from herbseg.io.files import atomic_write_text, sha256_file
 from herbseg.io.versions import herbseg_version, package_versions
+from herbseg.model.normalisation import normalisation_for
 
 CARD_NAME = "model_card.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -36,6 +37,27 @@ CARD_SETTINGS = {
     "predict.threshold": "threshold",
     "model.mask_class": "mask_class",
 }
+
+
+def write_card(model_dir: str | os.PathLike, card: dict[str, Any]) -> None:
+    """Write a model folder's card atomically (a reader never sees half a card)."""
+    atomic_write_text(
+        Path(model_dir) / CARD_NAME, json.dumps(card, indent=2, sort_keys=True, default=str) + "\n"
+    )
+
+
+def update_card(model_dir: str | os.PathLike, **fields: Any) -> dict[str, Any]:
+    """Add fields (e.g. test metrics) to a saved model's card; returns the updated card."""
+    card = read_card(model_dir)
+    card.update(fields)
+    write_card(model_dir, card)
+    return card
+
+
+def read_card(model_dir: str | os.PathLike) -> dict[str, Any]:
+    """The model card of a saved model, empty if it has none."""
+    path = Path(model_dir) / CARD_NAME
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def weights_sha256(model_dir: str | os.PathLike) -> str:
@@ -141,8 +163,6 @@ def training_card(
 
     :func:`export_model` later completes it with the run's frame settings and test metrics.
     """
-    from herbseg.model.network import normalisation_for
-
     return {
         "config": config,
         "epochs_run": epochs_run,
@@ -169,8 +189,6 @@ def export_model(
     ``settings`` maps the card fields of :data:`CARD_SETTINGS` (frame size, …) to the values the
     run used; ``evaluated_card`` is evaluate's card (test metrics, split checksums).
     """
-    from herbseg.model.network import normalisation_for, read_card
-
     trained, out_dir = Path(trained), Path(out_dir)
     card = {**read_card(trained), **(evaluated_card or {}), **settings}
     encoder = card.get("encoder") or card.get("config", {}).get("encoder")
@@ -218,8 +236,6 @@ def with_model_column(sheets: Any, sha256: str) -> Any:
 
 def model_facts(model_dir: str | os.PathLike) -> dict[str, Any]:
     """What a run bundle records of its model: where it was, its sha256, and its card's gist."""
-    from herbseg.model.network import read_card
-
     card = read_card(model_dir)
     keep = ("encoder", "frame_size", "resize_mode", "normalisation", "threshold", "mask_class")
     return {

@@ -230,7 +230,7 @@ def snapshot_name(epoch: int) -> str:
 def publish_best(out_dir: Path, snapshot: str) -> None:
     """Make ``model/`` the snapshot's files (hard links where the filesystem allows: no copy).
 
-    The card is rewritten later by :func:`herbseg.model.network.update_card` through a rename, which
+    The card is rewritten later by :func:`herbseg.model.card.update_card` through a rename, which
     replaces the link in ``model/`` and leaves the snapshot's own card as it was.
     """
     src = out_dir / STATE_DIRNAME / snapshot

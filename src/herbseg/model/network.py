@@ -21,16 +21,10 @@ import segmentation_models_pytorch as smp
 import torch
 from safetensors.torch import load_file
 
-from herbseg.io.files import atomic_dir, atomic_write_text, sha256_file
+from herbseg.io.files import atomic_dir, sha256_file
 from herbseg.model import weights as lite_weights
-
-# ImageNet statistics: the encoders' pretrained weights expect inputs normalised this way.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-MODEL_CARD_NAME = "model_card.json"
-_WEIGHTS_NAME = "model.safetensors"
-_CONFIG_NAME = "config.json"
+from herbseg.model.card import CONFIG_NAME, WEIGHTS_NAME, read_card, write_card
+from herbseg.model.normalisation import IMAGENET_MEAN, IMAGENET_STD, normalisation_for
 
 
 class WeightsNotFound(RuntimeError):
@@ -73,20 +67,6 @@ def packaged_weights(encoder: str) -> Path | None:
     if not lite_weights.is_packaged(encoder):
         return None
     return lite_weights.packaged_weights_file(encoder)
-
-
-def normalisation_for(encoder: str) -> dict[str, list[float]]:
-    """Per-channel mean and std (of pixels in 0..1) the encoder's ImageNet weights expect.
-
-    EfficientNet-Lite was trained on ``(x - 127.5) / 127.5`` (smp's hub copy records the same);
-    every other smp encoder on torchvision's ImageNet statistics. The model card records the
-    result so predict normalises exactly as training did.
-    """
-    if encoder.startswith("timm-tf_efficientnet_lite"):
-        mean, std = lite_weights.LITE_MEAN, lite_weights.LITE_STD
-    else:
-        mean, std = IMAGENET_MEAN, IMAGENET_STD
-    return {"mean": list(mean), "std": list(std)}
 
 
 NORMALISATION_ATTR = "herbseg_normalisation"
@@ -146,7 +126,7 @@ def find_hub_weights(encoder: str) -> str:
     repo_id = settings["repo_id"]
     for revision in (settings.get("revision"), "main"):
         found = try_to_load_from_cache(
-            repo_id, _WEIGHTS_NAME, cache_dir=str(cache), revision=revision
+            repo_id, WEIGHTS_NAME, cache_dir=str(cache), revision=revision
         )
         if isinstance(found, str):
             return found
@@ -165,12 +145,12 @@ def _how_to_provide(encoder: str, settings: dict[str, str] | None, cache: Path) 
         lines.append(
             f"(1) fill the Hugging Face cache on a machine with internet "
             f"(`hf download {repo_id} --revision {rev}` with the same HF_HOME) so that "
-            f"{folder / _WEIGHTS_NAME} exists; the cache is read from HF_HUB_CACHE, else "
+            f"{folder / WEIGHTS_NAME} exists; the cache is read from HF_HUB_CACHE, else "
             f"HF_HOME/hub (now: {cache});"
         )
     lines.append(
         f"(2) set the config key `model.encoder_weights_file` to a local .safetensors/.pth state "
-        f"dict of the {encoder!r} encoder (or a folder holding {_WEIGHTS_NAME});"
+        f"dict of the {encoder!r} encoder (or a folder holding {WEIGHTS_NAME});"
     )
     lines.append("(3) set `encoder_weights: null` to train from scratch (expect lower accuracy).")
     return "Provide them in one of these ways: " + " ".join(lines)
@@ -189,10 +169,10 @@ def read_encoder_state(path: Path) -> dict[str, torch.Tensor]:
             " set `encoder_weights: null` to train from scratch)."
         )
     if path.is_dir():
-        path = path / _WEIGHTS_NAME
+        path = path / WEIGHTS_NAME
         if not path.is_file():
             raise WeightsNotFound(
-                f"folder {path.parent} holds no {_WEIGHTS_NAME} (config key "
+                f"folder {path.parent} holds no {WEIGHTS_NAME} (config key "
                 "`model.encoder_weights_file`)."
             )
     if path.suffix == ".safetensors":
@@ -253,10 +233,10 @@ def first_mismatch(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor])
 
 
 def _init_weights_path(model_dir: str | os.PathLike) -> Path:
-    path = Path(model_dir) / _WEIGHTS_NAME
+    path = Path(model_dir) / WEIGHTS_NAME
     if not path.is_file():
         raise FileNotFoundError(
-            f"train.init_from {model_dir} is not a saved herbseg model (no {_WEIGHTS_NAME})"
+            f"train.init_from {model_dir} is not a saved herbseg model (no {WEIGHTS_NAME})"
         )
     return path
 
@@ -299,26 +279,7 @@ def save_model(model: torch.nn.Module, out_dir: str | os.PathLike, card: dict[st
     """
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp))
-        _write_json(tmp / MODEL_CARD_NAME, card)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def update_card(model_dir: str | os.PathLike, **fields: Any) -> dict[str, Any]:
-    """Add fields (e.g. test metrics) to a saved model's card; returns the updated card."""
-    path = Path(model_dir) / MODEL_CARD_NAME
-    card = json.loads(path.read_text()) if path.exists() else {}
-    card.update(fields)
-    _write_json(path, card)
-    return card
-
-
-def read_card(model_dir: str | os.PathLike) -> dict[str, Any]:
-    """The model card of a saved model, empty if it has none."""
-    path = Path(model_dir) / MODEL_CARD_NAME
-    return json.loads(path.read_text()) if path.exists() else {}
+        write_card(tmp, card)
 
 
 def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
@@ -330,11 +291,11 @@ def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu")
     right after (smp #957), and it falls back to the Hub when the folder is incomplete.
     """
     model_dir = Path(model_dir)
-    config_path = model_dir / _CONFIG_NAME
-    weights_path = model_dir / _WEIGHTS_NAME
+    config_path = model_dir / CONFIG_NAME
+    weights_path = model_dir / WEIGHTS_NAME
     if not config_path.is_file() or not weights_path.is_file():
         raise FileNotFoundError(
-            f"{model_dir} is not a saved herbseg model (needs {_CONFIG_NAME} and {_WEIGHTS_NAME})"
+            f"{model_dir} is not a saved herbseg model (needs {CONFIG_NAME} and {WEIGHTS_NAME})"
         )
     config = json.loads(config_path.read_text())
     class_name = config.pop("_model_class", "DeepLabV3Plus")

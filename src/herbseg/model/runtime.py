@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from herbseg.io.files import user_cache_dir
 from herbseg.measurement.metrics import confusion, scores
 from herbseg.model.network import get_normalisation, preprocess
 
@@ -76,6 +79,11 @@ class OpenVinoNet:
     ``int8`` quantizes weights and activations with NNCF's post-training quantization, calibrated
     on ``calibration`` (uint8 ``N×H×W×3`` frames: the job's own first frames, so no labels and no
     training data are needed); int8 kernels need VNNI (or AMX) to be fast.
+
+    Converting traces the module (2 s for ResNet-18, 7 s for ResNet-101 on 2 cores), in every
+    predict job of a collection's many shards. With ``cache_key`` (the sha256 of the model's
+    weights) the converted fp32 model is kept in :func:`ir_cache_dir` and read back by every later
+    job of that model, under the same OpenVINO and torch versions.
     """
 
     def __init__(
@@ -84,6 +92,7 @@ class OpenVinoNet:
         precision: str,
         threads: int,
         calibration: np.ndarray | None = None,
+        cache_key: str | None = None,
     ) -> None:
         import openvino as ov
 
@@ -99,19 +108,37 @@ class OpenVinoNet:
             "INFERENCE_NUM_THREADS": max(1, int(threads)),
             "PERFORMANCE_HINT": "LATENCY",
         }
+        self._model = self._converted(cache_key)
+        if precision == "int8":
+            self._model = self._quantized(calibration)
+        self._compiled: dict[tuple[int, int], object] = {}
+
+    def _converted(self, cache_key: str | None):
+        """The module as an OpenVINO model with a free frame size: read from the IR cache when
+        ``cache_key`` names one there, else converted (and then cached, best effort)."""
+        import openvino as ov
+
+        xml = ir_cache_dir() / f"{cache_key}.xml" if cache_key else None
+        if xml is not None and xml.is_file():
+            with contextlib.suppress(Exception):  # a damaged entry is converted again
+                model = self._core.read_model(xml)
+                with contextlib.suppress(OSError):
+                    xml.touch()  # recently used: kept by _save_ir's pruning
+                return model
         # OpenVINO traces the module with TorchScript (seconds; torch.export took 6× longer
         # here), whose deprecation and tracer warnings say nothing about this model.
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            self._model = ov.convert_model(
+            model = ov.convert_model(
                 self.module,
                 example_input=torch.zeros(1, 3, 64, 64),
                 input=[ov.PartialShape([1, 3, -1, -1])],
             )
-        if precision == "int8":
-            self._model = self._quantized(calibration)
-        self._compiled: dict[tuple[int, int], object] = {}
+        if xml is not None:
+            with contextlib.suppress(OSError):  # an unwritable cache costs time, not results
+                _save_ir(model, xml)
+        return model
 
     def _quantized(self, frames: np.ndarray):
         import nncf
@@ -142,6 +169,39 @@ class OpenVinoNet:
 
 
 Network = torch.nn.Module | OpenVinoNet
+
+
+# Converted models kept in the cache (:func:`_save_ir`).
+IR_CACHE_ENTRIES = 4
+
+
+def ir_cache_dir() -> Path:
+    """Converted models, one ``.xml``/``.bin`` pair per model weights and software versions
+    (the folder name holds the OpenVINO and torch versions that converted them)."""
+    import openvino as ov
+
+    versions = f"openvino-{ov.get_version().split('-')[0]}-torch-{torch.__version__}"
+    return user_cache_dir() / "openvino" / versions
+
+
+def _save_ir(model, xml: Path) -> None:
+    """Write ``xml`` and its ``.bin`` so that a reader never sees half an entry: both are
+    written beside it under a temporary name, the weights renamed into place first, the
+    ``.xml`` (which a reader looks for) last. Jobs racing to write one entry write equal files."""
+    import openvino as ov
+
+    xml.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=xml.parent, prefix=".tmp-") as tmp:
+        staged = Path(tmp) / xml.name
+        ov.save_model(model, staged, compress_to_fp16=False)
+        os.replace(staged.with_suffix(".bin"), xml.with_suffix(".bin"))
+        os.replace(staged, xml)
+    # A model's conversion is as large as its weights (170 MB for ResNet-101): keep the most
+    # recently used few, as a lab predicts with one or two models at a time.
+    entries = sorted(xml.parent.glob("*.xml"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[IR_CACHE_ENTRIES:]:
+        old.with_suffix(".bin").unlink(missing_ok=True)
+        old.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -234,29 +294,35 @@ def cpu_network(
     min_agreement: float,
     predict: Callable[[Network, np.ndarray], np.ndarray],
     log: Callable[[str], None],
+    cache_key: str | None = None,
 ) -> Network:
     """The network a CPU job runs: ``model`` itself, or its OpenVINO compilation in the precision
     :func:`resolve` allows and :func:`choose_precision` confirms on ``sample()`` (the job's first
-    frames, which also calibrate int8). Logs what was chosen and why."""
+    frames, which also calibrate int8). Logs what was chosen and why. ``cache_key`` (the
+    weights' sha256) lets every job of one model share one conversion (:class:`OpenVinoNet`)."""
     choice = resolve(runtime, precision)
+
+    def openvino(precision: str, calibration: np.ndarray | None = None) -> OpenVinoNet:
+        return OpenVinoNet(model, precision, threads, calibration, cache_key=cache_key)
+
     if choice.runtime == "torch":
         log(f"network on the CPU: {choice.reason}")
         return model
     if choice.precision == "fp32":
         log(f"network on the CPU: {choice.reason}")
-        return OpenVinoNet(model, "fp32", threads)
+        return openvino("fp32")
     frames = sample()
     if not len(frames):  # nothing readable to calibrate or check on: the job writes error rows
         log(f"network on the CPU: {choice.reason}; no readable frame to check it on, fp32")
-        return OpenVinoNet(model, "fp32", threads)
+        return openvino("fp32")
     calibration = frames if choice.precision == "int8" else None
-    fast = OpenVinoNet(model, choice.precision, threads, calibration)
+    fast = openvino(choice.precision, calibration)
     if min_agreement <= 0:
         log(f"network on the CPU: {choice.reason}; not checked against fp32 (min agreement 0)")
         return fast
     net, iou = choose_precision(
         fast,
-        lambda: OpenVinoNet(model, "fp32", threads),
+        lambda: openvino("fp32"),
         frames,
         threshold=threshold,
         min_agreement=min_agreement,

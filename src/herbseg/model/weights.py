@@ -7,7 +7,7 @@ ImageNet-trained EfficientNet-Lite state dict in the EfficientNet-PyTorch naming
 tensors are, in order, the tensors of segmentation-models-pytorch's ``timm-tf_efficientnet_liteN``
 encoders, with equal shapes; the mapping is therefore by position, and every shape is checked so a
 wrong package can never be loaded half-way. Those weights were trained on inputs scaled as
-``(x - 127.5) / 127.5``, hence :data:`LITE_MEAN` / :data:`LITE_STD`.
+``(x - 127.5) / 127.5``, hence :data:`herbseg.model.normalisation.LITE_MEAN`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ PACKAGED: dict[str, tuple[str, str, str]] = {
 }
 
 # (x / 255 - 0.5) / 0.5 == (x - 127.5) / 127.5, the scaling these weights were trained with.
-LITE_MEAN = (0.5, 0.5, 0.5)
-LITE_STD = (0.5, 0.5, 0.5)
 
 _CLASSIFIER_PREFIX = "_fc."
 

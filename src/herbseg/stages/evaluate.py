@@ -18,7 +18,7 @@ from herbseg.io.files import atomic_write_text, write_csv
 from herbseg.io.images import read_mask
 from herbseg.io.tables import read_table, read_tables
 from herbseg.measurement.metrics import confusion, scores
-from herbseg.model.network import read_card
+from herbseg.model.card import read_card
 from herbseg.stages.specimens import with_keys
 
 SCORE_COLUMNS = ["iou", "dice", "precision", "recall", "accuracy"]

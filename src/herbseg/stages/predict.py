@@ -10,6 +10,7 @@ encoding, the model's weights are not copied, and on a CPU-only node the model n
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,10 +34,10 @@ from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb
 from herbseg.io.progress import Progress
 from herbseg.io.tables import PREDICTION_COLUMNS, failed_row, read_table
 from herbseg.measurement.refine import RefineSettings, band_px
-from herbseg.model.card import check_frames
+from herbseg.model.card import check_frames, read_card, weights_sha256
 from herbseg.model.infer import predict_proba
 from herbseg.model.masks import write_mask_row, write_prediction
-from herbseg.model.network import load_model, read_card, resolve_device
+from herbseg.model.network import load_model, resolve_device
 from herbseg.model.runtime import Network, cpu_network
 from herbseg.model.tiles import TileSettings, predict_tiled_shard
 
@@ -232,9 +233,12 @@ def for_this_cpu(
     p: PredictSettings,
     threads: int,
     log: Callable[[str], None],
+    model_dir: str | os.PathLike,
 ) -> Network:
     """The network a CPU job runs (:func:`herbseg.model.runtime.cpu_network`); bf16 is checked
-    against fp32 on the shard's first readable frames, with the job's own TTA and threshold."""
+    against fp32 on the shard's first readable frames, with the job's own TTA and threshold. The
+    OpenVINO conversion is shared by every job of the model in ``model_dir`` (its weights' sha256).
+    """
 
     def sample() -> np.ndarray:
         frames = []
@@ -253,7 +257,7 @@ def for_this_cpu(
     return cpu_network(
         model, runtime=p.cpu_runtime, precision=p.cpu_precision, threads=threads,
         sample=sample, threshold=p.threshold, min_agreement=p.cpu_min_agreement,
-        predict=forward, log=log,
+        predict=forward, log=log, cache_key=weights_sha256(model_dir),
     )  # fmt: skip
 
 
@@ -269,7 +273,8 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
     for frame, mode in ok.drop_duplicates().values:
         check_frames(read_card(inputs.model), int(frame), str(mode), inputs.table)
     sheets = read_table(inputs.sheets, "text")
-    net = model if device.type != "cpu" else for_this_cpu(model, resized, p, threads, log)
+    cpu = device.type == "cpu"
+    net = for_this_cpu(model, resized, p, threads, log, inputs.model) if cpu else model
     common = dict(device=device, batch_size=p.batch_size, long_side=p.long_side,
                   threshold=p.threshold, amp=p.amp, channels_last=p.channels_last,
                   refine=p.refine, max_megapixels=params.max_megapixels, log=log)  # fmt: skip

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from herbseg.config.settings import settings_from
-from herbseg.model.card import training_card
+from herbseg.model.card import training_card, update_card
 from herbseg.model.checkpoint import (
     CHECKPOINT_NAME,
     HISTORY_NAME,
@@ -59,7 +59,6 @@ from herbseg.model.network import (
     load_init_weights,
     resolve_device,
     save_model,
-    update_card,
 )
 
 # Settings that may change between a crash and its resume: budgets (how long training goes on) and
