@@ -80,7 +80,7 @@ class OpenVinoNet:
     on ``calibration`` (uint8 ``N×H×W×3`` frames: the job's own first frames, so no labels and no
     training data are needed); int8 kernels need VNNI (or AMX) to be fast.
 
-    Converting traces the module (2 s for ResNet-18, 7 s for ResNet-101 on 2 cores), in every
+    Converting traces the module (1.8 s for ResNet-18, 3.8 s for ResNet-101 on 2 cores), in every
     predict job of a collection's many shards. With ``cache_key`` (the sha256 of the model's
     weights) the converted fp32 model is kept in :func:`ir_cache_dir` and read back by every later
     job of that model, under the same OpenVINO and torch versions.
