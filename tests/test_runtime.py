@@ -179,3 +179,17 @@ def test_the_cache_keeps_the_most_recently_used_conversions(model, tmp_path, mon
     OpenVinoNet(model, "fp32", 1, cache_key="a")  # ... until read again
     OpenVinoNet(model, "fp32", 1, cache_key="c")
     assert sorted(p.name for p in folder.iterdir()) == ["a.bin", "a.xml", "c.bin", "c.xml"]
+
+
+def test_the_job_log_says_whether_the_conversion_came_from_the_cache(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("HERBSEG_CACHE_DIR", str(tmp_path))
+    lines: list[str] = []
+    for _ in range(2):
+        cpu_network(
+            model, runtime="openvino", precision="fp32", threads=1, sample=lambda: frames(1),
+            threshold=0.5, min_agreement=0.998, predict=lambda net, f: f, log=lines.append,
+            cache_key="k",
+        )  # fmt: skip
+    ov_lines = [line for line in lines if line.startswith("OpenVINO model")]
+    assert "(fp32) converted in" in ov_lines[0], lines
+    assert "(fp32) read from the cache in" in ov_lines[1], lines

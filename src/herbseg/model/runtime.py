@@ -19,6 +19,7 @@ import contextlib
 import io
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,11 +120,13 @@ class OpenVinoNet:
         import openvino as ov
 
         xml = ir_cache_dir() / f"{cache_key}.xml" if cache_key else None
+        self.from_cache = False
         if xml is not None and xml.is_file():
             with contextlib.suppress(Exception):  # a damaged entry is converted again
                 model = self._core.read_model(xml)
                 with contextlib.suppress(OSError):
                     xml.touch()  # recently used: kept by _save_ir's pruning
+                self.from_cache = True
                 return model
         # OpenVINO traces the module with TorchScript (seconds; torch.export took 6× longer
         # here), whose deprecation and tracer warnings say nothing about this model.
@@ -303,7 +306,11 @@ def cpu_network(
     choice = resolve(runtime, precision)
 
     def openvino(precision: str, calibration: np.ndarray | None = None) -> OpenVinoNet:
-        return OpenVinoNet(model, precision, threads, calibration, cache_key=cache_key)
+        start = time.perf_counter()
+        net = OpenVinoNet(model, precision, threads, calibration, cache_key=cache_key)
+        got = "read from the cache" if net.from_cache else "converted"
+        log(f"OpenVINO model ({precision}) {got} in {time.perf_counter() - start:.1f} s")
+        return net
 
     if choice.runtime == "torch":
         log(f"network on the CPU: {choice.reason}")
