@@ -65,7 +65,7 @@ def _start_order(item: pytest.Item) -> int:
     return 2 if item.get_closest_marker("workflow") else 3
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the ``shared`` tests and order the modules so that the longest start first (a
     worker takes whole groups in collection order: :func:`pytest_xdist_make_scheduler`)."""
     readers = set()

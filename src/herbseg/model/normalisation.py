@@ -10,7 +10,8 @@ from __future__ import annotations
 # ImageNet statistics: the encoders' pretrained weights expect inputs normalised this way.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# EfficientNet-Lite (TensorFlow's port) was trained on ``(x - 127.5) / 127.5``.
+# EfficientNet-Lite (TensorFlow's port) was trained on ``(x - 127.5) / 127.5``, which is
+# ``(x / 255 - 0.5) / 0.5``.
 LITE_MEAN = (0.5, 0.5, 0.5)
 LITE_STD = (0.5, 0.5, 0.5)
 

@@ -27,8 +27,6 @@ PACKAGED: dict[str, tuple[str, str, str]] = {
     for n in (0, 1, 2)
 }
 
-# (x / 255 - 0.5) / 0.5 == (x - 127.5) / 127.5, the scaling these weights were trained with.
-
 _CLASSIFIER_PREFIX = "_fc."
 
 
