@@ -53,6 +53,14 @@ FINISHED_RUNS_GROUP = "finished-runs"
 OPENVINO_MODULES = frozenset({"test_runtime.py"})
 
 
+# Modules that mostly wait: the SLURM test sleeps between the cluster's status checks (12 s per
+# stage whatever the job's length). With ``-n auto`` they get a worker of their own beyond the
+# cores (:func:`pytest_xdist_auto_num_workers`), which takes nothing else, so their waits do not
+# hold a core's worth of the other tests back.
+WAITING_MODULES = frozenset({"test_slurm.py"})
+SPARE_WORKER = pytest.StashKey[bool]()
+
+
 def _start_order(item: pytest.Item) -> int:
     """Longest first: SLURM, the finished runs, the other workflow modules, then unit tests;
     the modules that compile OpenVINO models in process at the very end."""
@@ -83,6 +91,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_start_order)
 
 
+@pytest.hookimpl(wrapper=True, optionalhook=True)  # a hook of xdist's
+def pytest_xdist_auto_num_workers(config: pytest.Config):
+    """``-n auto``: one worker per core (xdist's count), plus one for :data:`WAITING_MODULES`
+    unless the marker expression names ``slurm`` (``-m "not slurm"``, the fast tier, selects none;
+    ``-m slurm`` selects nothing else)."""
+    cores = yield
+    spare = "slurm" not in (config.option.markexpr or "")
+    config.stash[SPARE_WORKER] = spare
+    return cores + 1 if spare else cores
+
+
 @pytest.hookimpl(optionalhook=True)  # a hook of xdist's, absent with -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """``--dist loadfile``, with the modules of :data:`FINISHED_RUN_MODULES` as one unit and the
@@ -95,10 +114,30 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
         return None
     from xdist.scheduler import LoadScopeScheduling
 
+    spare = config.stash.get(SPARE_WORKER, False)
+
     class FileScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
             return FINISHED_RUNS_GROUP if Path(module).name in FINISHED_RUN_MODULES else module
+
+        def _waits(self, node) -> bool:
+            return any(Path(s).name in WAITING_MODULES for s in self.assigned_work.get(node, {}))
+
+        def schedule(self) -> None:
+            first = self.collection is None
+            super().schedule()
+            idle = self.nodes[-1] if self.nodes else None
+            if first and spare and idle and not any(self._waits(n) for n in self.nodes):
+                if not idle.shutting_down:
+                    idle.shutdown()  # nothing waits: the spare ends after its first unit
+
+        def _reschedule(self, node) -> None:
+            if spare and self._waits(node):  # the waiting worker takes nothing else
+                if not node.shutting_down:
+                    node.shutdown()
+                return
+            super()._reschedule(node)
 
     config.option.loadscopereorder = False
     return FileScheduling(config, log)
@@ -139,7 +178,11 @@ def synth_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     scale, which test_workflow.py's range checks refuse.
     """
     work = tmp_path_factory.mktemp("synth_run")
-    config = {**synth_config(8, 3), "ingest": {"shard_size": 4}}
+    config = {
+        **synth_config(8, 3),
+        "ingest": {"shard_size": 4},
+        "predict": {"batch_size": 4},  # the CPU default runtime (OpenVINO), as users run it
+    }
     run_snakemake(work, config)
     return work, config
 

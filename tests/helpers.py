@@ -30,11 +30,15 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 # The smallest config that still trains, predicts and measures: one epoch of a random-weights
 # resnet18 on 64-px frames. Workflow tests start from it and change only the key under test.
+# Predict runs the network in torch: the OpenVINO conversion (the CPU default) costs each job
+# about 3 s for a model it has not seen, and nearly every run here trains a model of its own.
+# The session's synthetic run (conftest.py's synth_run) keeps the default, so the whole demo
+# path is tested as users run it; test_runtime.py tests OpenVINO itself.
 TINY = {
     "resize": {"size": 64},
     "model": {"encoder": "resnet18", "encoder_weights": None},
     "train": {"epochs": 1, "batch_size": 4, "num_workers": 0, "lr": 1e-3},
-    "predict": {"batch_size": 4},
+    "predict": {"batch_size": 4, "cpu_runtime": "torch"},
     "measure": {"min_leaf_px": 20},
     "threads": {"ingest": 2, "resize": 2, "train": 2, "predict": 2, "measure": 1},
 }

@@ -70,7 +70,8 @@ def test_one_row_per_occurrence_and_measurement_read_back(tmp_path):
 
 @pytest.fixture(scope="module")
 def archive_run(tmp_path_factory):
-    """The real workflow on an unpacked GBIF-style archive: occurrence 1 has two images."""
+    """The real workflow on an unpacked GBIF-style archive: occurrence 100 has two images, and
+    occurrence 500's image was never downloaded."""
     work = tmp_path_factory.mktemp("dwc_run")
     media, masks, arch = work / "media", work / "masks", work / "dwca"
     images = [("100", "a"), ("100", "b"), ("200", "c"), ("300", "d"), ("400", "e")]
@@ -82,10 +83,11 @@ def archive_run(tmp_path_factory):
     (arch / "metadata.xml").write_text('<eml:eml xmlns:eml="eml://ecoinformatics.org/eml-2.1.1"/>')
     (arch / "occurrence.txt").write_text(
         "gbifID\tcatalogNumber\tscientificName\n100\t0001\tViola alba\n200\t0002\tViola b\n"
-        "300\t0003\tViola c\n400\t0004\tViola d\n"
+        "300\t0003\tViola c\n400\t0004\tViola d\n500\t0005\tViola e\n"
     )
     (arch / "multimedia.txt").write_text(
         "".join(f"{occ}\tStillImage\thttps://ex.org/{n}.jpg\n" for occ, n in images)
+        + "500\tStillImage\thttps://ex.org/missing.jpg\n"
     )
     config = {**TINY, "sheets": "dwca", "annotations": "masks", "results": "results",
               "ingest": {"media_root": "media"}}  # fmt: skip
@@ -108,6 +110,23 @@ def test_every_result_table_carries_the_specimen_keys(archive_run):
     assert specimens.loc["100", "n_sheets"] == "2" and specimens.loc["100", "sheet_ids"] == (
         "100__a;100__b"
     )
+
+
+@pytest.mark.workflow
+def test_catalogue_numbers_reach_leaf_area_end_to_end(archive_run):
+    """Identifiers of the occurrence records survive, for measured sheets and for the row whose
+    image is missing, with their text intact (leading zeros)."""
+    res = archive_run / "results"
+    read = {"dtype": str, "keep_default_na": False}
+    manifest = pd.read_csv(res / "ingest" / "manifest.csv", **read)
+    area = pd.read_csv(res / "leaf_area.csv", **read)
+    assert len(area) == len(manifest) == 6
+    assert int(manifest["has_mask"].eq("True").sum()) == 5
+    assert list(area["gbifID"]) == ["100", "100", "200", "300", "400", "500"]
+    assert list(area["catalogNumber"]) == ["0001", "0001", "0002", "0003", "0004", "0005"]
+    missing = area.set_index("sheet_id").loc["500__missing"]
+    assert missing["status"] == "error" and missing["error"].startswith("not found locally")
+    assert (area["status"] == ["ok"] * 5 + ["error"]).all()
 
 
 @pytest.mark.workflow

@@ -10,7 +10,7 @@ import pytest
 from herbseg.io import dwca
 from herbseg.io.sheets import PRESET_ERROR, discover_sheets
 from herbseg.stages.ingest import ingest
-from tests.helpers import META, TINY, run_snakemake, write_mask_file, write_sheet
+from tests.helpers import META, write_sheet
 
 GBIF_HEADER = "gbifID\ttype\tformat\tidentifier\ttitle\tcatalogNumber\n"
 
@@ -171,36 +171,6 @@ def test_a_sheet_list_with_a_path_column_is_not_a_multimedia_table(tmp_path):
     table = tmp_path / "list.csv"
     pd.DataFrame({"path": ["a.jpg"], "identifier": ["x"]}).to_csv(table, index=False)
     assert not dwca.is_multimedia_table(table)
-
-
-@pytest.mark.workflow
-def test_catalogue_numbers_reach_leaf_area_end_to_end(tmp_path):
-    """The real workflow on a GBIF-style table: identifiers of the occurrence records survive,
-    for measured sheets and for rows whose image is missing, with their text intact."""
-    media, masks = tmp_path / "media", tmp_path / "masks"
-    rows = []
-    for i in range(5):
-        write_sheet(media / f"{i:05d}.jpg", 120, 180, dpi=300, seed=i)
-        write_mask_file(masks / f"{i + 1}__{i:05d}_mask.png", 60, 90)
-        rows.append((str(i + 1), "StillImage", "image/jpeg", f"https://ex.org/m/{i:05d}.jpg",
-                     "", f"000{i}"))  # fmt: skip
-    write_sheet(media / "extra.jpg", 120, 180, dpi=300, seed=9)
-    rows.append(("", "StillImage", "image/jpeg", "https://ex.org/m/extra.jpg", "", ""))
-    rows.append(("7", "StillImage", "image/jpeg", "https://ex.org/m/missing.jpg", "", "0007"))
-    (tmp_path / "multimedia.txt").write_text(GBIF_HEADER + _lines(*rows))
-    config = {**TINY, "sheets": "multimedia.txt", "annotations": "masks", "results": "results",
-              "ingest": {"media_root": "media"}}  # fmt: skip
-    run_snakemake(tmp_path, config, "results/leaf_area.csv")
-    manifest = pd.read_csv(tmp_path / "results/ingest/manifest.csv", dtype=str,
-                           keep_default_na=False)  # fmt: skip
-    area = pd.read_csv(tmp_path / "results/leaf_area.csv", dtype=str, keep_default_na=False)
-    assert len(area) == len(manifest) == 7
-    assert int(manifest["has_mask"].eq("True").sum()) == 5
-    assert list(area["catalogNumber"]) == [*(f"000{i}" for i in range(5)), "", "0007"]
-    assert list(area["gbifID"]) == ["1", "2", "3", "4", "5", "", "7"]
-    missing = area.set_index("sheet_id").loc["7__missing"]
-    assert missing["status"] == "error" and missing["error"].startswith("not found locally")
-    assert (area["status"] == ["ok"] * 6 + ["error"]).all()
 
 
 @pytest.mark.parametrize("top_folder", ["", "0012345-260101000000000/"])

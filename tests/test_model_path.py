@@ -8,32 +8,56 @@ bundle which model (by sha256) did it.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from herbseg.model.card import read_model_folder, weights_sha256
-from tests.helpers import TINY, planned_rules, run_snakemake, write_sheet
+from tests.helpers import SHARED, TINY, planned_rules, run_snakemake, write_sheet
 
 pytestmark = pytest.mark.workflow
 
 
+LM2_SHEETS = ("LM_Validate_LowRes_1.jpg", "LM_Validate_LowRes_2.jpg")
+
+
 @pytest.fixture(scope="module")
 def two_runs(tiny_run, tmp_path_factory):
+    """The session's tiny run (the first) and the config of a second, predict-only run with its
+    model on other sheets: five small generated ones and, where ``../shared`` is present, two
+    real LeafMachine2 sheets (rulers, no masks), listed in one CSV so one run does both."""
     first, _ = tiny_run
     model = first / "results" / "model"
     work = tmp_path_factory.mktemp("model_path_run")
-    for i in range(5):
-        write_sheet(work / "other" / f"o{i}.jpg", 150, 200, dpi=300, seed=10 + i)
+    paths = [write_sheet(work / "other" / f"o{i}.jpg", 150, 200, dpi=300, seed=10 + i)
+             for i in range(5)]  # fmt: skip
+    lm2 = SHARED / "data" / "leafmachine2_demo"
+    if lm2.is_dir():
+        paths += [lm2 / name for name in LM2_SHEETS]
+    pd.DataFrame({"sheet_id": [p.stem for p in paths], "path": [str(p) for p in paths]}).to_csv(
+        work / "sheets.csv", index=False
+    )
     config = {
         **TINY,
-        "sheets": "other",
+        "sheets": "sheets.csv",
         "annotations": None,
         "results": "results",
         "model": {"path": str(model)},
         "resize": {},  # frame size from the model's card, not from TINY
+        "report": {"n_random": 8, "long_side": 300},  # an overlay of every sheet
     }
     return model, work, config
+
+
+@pytest.fixture(scope="module")
+def second_run(two_runs) -> pd.DataFrame:
+    """The second run, finished: its ``leaf_area.csv`` by sheet id."""
+    _, work, config = two_runs
+    run_snakemake(work, config)
+    return pd.read_csv(
+        work / "results" / "leaf_area.csv", dtype=str, keep_default_na=False
+    ).set_index("sheet_id")
 
 
 def test_first_run_exports_a_complete_model(two_runs):
@@ -55,13 +79,12 @@ def test_second_run_plans_no_training(two_runs):
     assert not {"split", "train", "evaluate", "baseline", "export_model"} & set(jobs)
 
 
-def test_second_run_measures_every_sheet_with_the_named_model(two_runs):
-    model, work, config = two_runs
-    run_snakemake(work, config)
+def test_second_run_measures_every_sheet_with_the_named_model(two_runs, second_run):
+    model, work, _ = two_runs
     res = work / "results"
-    table = pd.read_csv(res / "leaf_area.csv", dtype=str, keep_default_na=False)
-    assert len(table) == 5 and (table["status"] == "ok").all()
-    assert (table["model_sha256"] == weights_sha256(model)).all()
+    table = second_run.loc[[f"o{i}" for i in range(5)]]
+    assert (table["status"] == "ok").all()
+    assert (second_run["model_sha256"] == weights_sha256(model)).all()
     assert not (res / "train").exists() and not (res / "split").exists()
     run = json.loads((res / "bundle" / "run.json").read_text())
     assert run["model"]["weights_sha256"] == weights_sha256(model)
@@ -78,32 +101,20 @@ def test_a_contradicting_frame_size_is_refused_before_anything_runs(two_runs, tm
     assert not (tmp_path / "r").exists()
 
 
-def test_a_second_real_collection_gets_ruler_scales_and_overlays(two_runs, shared_data, tmp_path):
+def test_a_second_real_collection_gets_ruler_scales_and_overlays(two_runs, second_run, shared_data):
     """Predict-only on LeafMachine2 sheets (no masks): ruler scales and an overlay per sheet.
 
     The tiny model's masks mean nothing; what is checked is that a model from one collection
     runs end to end on another, with the other's own scales (benchmarks/second_collection.py
     does this with the demo's model on all 12 sheets).
     """
-    model, _, _ = two_runs
-    lm2 = shared_data / "leafmachine2_demo"
-    if not lm2.is_dir():
+    _, work, _ = two_runs
+    if not (shared_data / "leafmachine2_demo").is_dir():
         pytest.skip("leafmachine2_demo is not present")
-    names = ["LM_Validate_LowRes_1.jpg", "LM_Validate_LowRes_2.jpg"]
-    pd.DataFrame({"path": [str(lm2 / n) for n in names]}).to_csv(tmp_path / "s.csv", index=False)
-    config = {
-        **TINY,
-        "sheets": str(tmp_path / "s.csv"),
-        "annotations": None,
-        "results": "results",
-        "model": {"path": str(model)},
-        "resize": {},
-        "bundle": {"enabled": False},
-        "report": {"n_random": 2, "long_side": 300},
-    }
-    run_snakemake(tmp_path, config)
-    table = pd.read_csv(tmp_path / "results" / "leaf_area.csv", dtype=str, keep_default_na=False)
-    assert len(table) == 2 and (table["status"] == "ok").all()
-    assert (table["scale_source"] == "ruler").all(), table[["sheet_id", "scale_source"]]
+    ids = [Path(name).stem for name in LM2_SHEETS]
+    table = second_run.loc[ids]
+    assert (table["status"] == "ok").all()
+    assert (table["scale_source"] == "ruler").all(), table[["scale_source"]]
     assert (table["px_per_mm"].astype(float) > 0).all()
-    assert len(list((tmp_path / "results" / "report" / "overlays").rglob("*.jpg"))) == 2
+    overlays = {p.stem for p in (work / "results" / "report" / "overlays").rglob("*.jpg")}
+    assert all(any(i in stem for stem in overlays) for i in ids), sorted(overlays)

@@ -72,6 +72,10 @@ def test_every_output_file_column_and_range(synth_run):
     assert {"test_iou", "leaf_area_median_rel_error"} <= set(check["metric"])
     assert (res / "logs" / "train.log").stat().st_size > 0
     assert list((res / "benchmarks").rglob("*.tsv"))
+    # the CPU default runtime ran predict (TINY's other runs use torch): one shard converted
+    # the model, or both did, as they ran side by side
+    predict_logs = [p.read_text() for p in sorted((res / "logs" / "predict").glob("*.log"))]
+    assert len(predict_logs) == 2 and all("runtime openvino" in t for t in predict_logs)
 
 
 def test_forcerun_measure_reruns_only_measure_and_what_follows(synth_run):

@@ -12,6 +12,8 @@ the log lines through a copy of the original stderr.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import os
 import sys
@@ -55,6 +57,25 @@ def _flush() -> None:
             pass
 
 
+def _freeze_at_exit() -> None:
+    """Have the process's exit skip the cyclic garbage collector's passes over every object.
+
+    A job's process ends right after its script, and Python's finalisation then searches all
+    live objects for reference cycles several times: with torch, timm and sympy imported that
+    is about 1 s of every network job, which Snakemake waits for (``benchmarks/job_imports.py``).
+    Freezing them (:func:`gc.freeze`) when the interpreter starts to end skips that work and
+    nothing else: exit callbacks and module teardown still run, files are already closed, and
+    the operating system takes the memory back. Registered once per process.
+    """
+    global _FREEZE_REGISTERED
+    if not _FREEZE_REGISTERED:
+        atexit.register(gc.freeze)
+        _FREEZE_REGISTERED = True
+
+
+_FREEZE_REGISTERED = False
+
+
 @contextmanager
 def job_log(path: str | Path, name: str = "herbseg") -> Iterator[Callable[[str], None]]:
     """Yield a ``log(message)`` function; a failure inside is logged with its traceback.
@@ -62,6 +83,7 @@ def job_log(path: str | Path, name: str = "herbseg") -> Iterator[Callable[[str],
     The log file is started empty. Everything written to stderr while the context is open, and
     every Python warning, goes into it as well (see the module docstring).
     """
+    _freeze_at_exit()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("")  # each run's log starts empty; everything below appends
