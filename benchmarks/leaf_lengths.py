@@ -40,18 +40,32 @@ from herbseg.reporting.demo_check import match_leaves
 from herbseg.synth.sheets import generate_collection
 
 REPO = Path(__file__).resolve().parents[1]
-VARIANTS = (("network", False, False), ("tta", True, False), ("refine", False, True),
-            ("tta+refine", True, True))  # fmt: skip
+Variant = tuple[str, bool, RefineSettings | None]  # name, flip TTA, refinement (None: off)
+VARIANTS: tuple[Variant, ...] = (
+    ("network", False, None), ("tta", True, None), ("refine", False, RefineSettings()),
+    ("tta+refine", True, RefineSettings()),
+)  # fmt: skip
+# --sweep: the refinement's band (predict.refine_band) and reach (fixed) around the defaults,
+# with TTA, judged on the held-out collection only.
+SWEEP: tuple[Variant, ...] = tuple(
+    (f"b{band:g} r{reach:g}", True, RefineSettings(band=band, reach=reach))
+    for band in (1.0, 1.5, 2.0) for reach in (1.0, 1.5, 2.0)
+)  # fmt: skip
 
 
-def measure(collection: Path, model: torch.nn.Module, frame: int, min_leaf_px: int) -> list[dict]:
+def measure(
+    collection: Path,
+    model: torch.nn.Module,
+    frame: int,
+    min_leaf_px: int,
+    variants: tuple[Variant, ...] = VARIANTS,
+) -> list[dict]:
     """One result row per variant for the sheets of ``collection`` (sheets/, masks/, truth)."""
     truth = pd.read_csv(collection / "truth.csv", dtype={"sheet_id": str}).set_index("sheet_id")
     true_leaves = pd.read_csv(collection / "truth_leaves.csv", dtype={"sheet_id": str})
     intact = true_leaves[true_leaves["intact"].astype(str).str.lower() == "true"]
-    settings = RefineSettings()
-    leaves: dict[str, list[pd.DataFrame]] = {v[0]: [] for v in VARIANTS}
-    counts = {v[0]: np.zeros(2) for v in VARIANTS}
+    leaves: dict[str, list[pd.DataFrame]] = {v[0]: [] for v in variants}
+    counts = {v[0]: np.zeros(2) for v in variants}
     for sid in truth.index:
         rgb = load_rgb(collection / "sheets" / f"{sid}.jpg")
         true_mask = read_mask(collection / "masks" / f"{sid}.png")
@@ -60,17 +74,17 @@ def measure(collection: Path, model: torch.nn.Module, frame: int, min_leaf_px: i
         x = image_to_frame(rgb, geom)[None]
         grids = {tta: frame_to_grid(predict_proba(model, x, "cpu", tta=tta)[0], geom, w, h)
                  for tta in (False, True)}  # fmt: skip
-        band = band_px(settings, max(w / geom.box_w, h / geom.box_h))
-        for name, tta, refine in VARIANTS:
+        ratio = max(w / geom.box_w, h / geom.box_h)
+        for name, tta, settings in variants:
             mask = grids[tta] >= 0.5
-            if refine:
-                mask, _ = refine_edges(grids[tta], rgb, band, 0.5, settings)
+            if settings is not None:
+                mask, _ = refine_edges(grids[tta], rgb, band_px(settings, ratio), 0.5, settings)
             counts[name] += [(mask & true_mask).sum(), (mask | true_mask).sum()]
             table = leaf_traits(mask, float(truth.loc[sid, "px_per_mm"]), IntactRule(min_leaf_px))
             leaves[name].append(table.assign(sheet_id=sid))
     rows = []
     max_px = float(truth["px_per_mm"].median()) * 5
-    for name, *_ in VARIANTS:
+    for name, *_ in variants:
         pairs = match_leaves(pd.concat(leaves[name]), intact, max_px)
         rel_l = (pairs["length_mm"] - pairs["truth_length_mm"]) / pairs["truth_length_mm"]
         rel_w = (pairs["width_mm"] - pairs["truth_width_mm"]) / pairs["truth_width_mm"]
@@ -92,6 +106,9 @@ def main() -> None:
     ap.add_argument("--heldout-seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
+        "--sweep", action="store_true", help="band x reach with TTA, held-out collection only"
+    )
+    ap.add_argument(
         "--out", type=Path, default=REPO / "benchmarks" / "results" / "leaf_lengths.txt"
     )
     args = ap.parse_args()
@@ -108,8 +125,10 @@ def main() -> None:
         f"{'collection':<10} {'variant':<11} {'matched':>8} {'length':>7} {'(signed)':>9} "
         f"{'width':>7} {'IoU':>6}",
     ]
-    for name, collection in (("demo", args.demo), ("heldout", heldout)):
-        for r in measure(collection, model, cfg_frame, min_leaf_px):
+    runs = [("heldout", heldout, SWEEP)] if args.sweep else [
+        ("demo", args.demo, VARIANTS), ("heldout", heldout, VARIANTS)]  # fmt: skip
+    for name, collection, variants in runs:
+        for r in measure(collection, model, cfg_frame, min_leaf_px, variants):
             lines.append(
                 f"{name:<10} {r['variant']:<11} {r['matched']:>8} {r['length_median_abs']:>7.2%} "
                 f"{r['length_median_signed']:>+9.2%} {r['width_median_abs']:>7.2%} {r['iou']:>6.3f}"
