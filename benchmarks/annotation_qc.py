@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from violaceae_register import DATA, REPO, register_all  # noqa: E402
 
+from herbseg.config.settings import settings_from  # noqa: E402
 from herbseg.io.images import read_mask, write_mask  # noqa: E402
 from herbseg.stages.annotation_qc import EXCLUDED, QCSettings, annotation_qc  # noqa: E402
 from herbseg.stages.ingest import ingest  # noqa: E402
@@ -84,7 +85,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     d = schema_defaults()
-    settings = QCSettings.from_config(d, mask_class="plant")
+    settings = settings_from(QCSettings, d, "annotation_qc", mask_class="plant")
     registered = args.out.parent / "registered"
     register_all(registered, log=print)
     rng = np.random.default_rng(7)

@@ -42,14 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from violaceae_register import DATA, REPO, register_all  # noqa: E402
 
+from herbseg.config.settings import settings_from  # noqa: E402
 from herbseg.io.images import read_mask, write_mask  # noqa: E402
 from herbseg.measurement.postprocess import PostprocessSettings, clean  # noqa: E402
-from herbseg.measurement.refine import RefineSettings  # noqa: E402
 from herbseg.model.network import load_model  # noqa: E402
 from herbseg.stages.baseline import BaselineSettings, fit_rows, segment_rows  # noqa: E402
 from herbseg.stages.evaluate import evaluate  # noqa: E402
 from herbseg.stages.ingest import ingest  # noqa: E402
-from herbseg.stages.predict import predict_shard  # noqa: E402
+from herbseg.stages.predict import PredictSettings, predict_shard  # noqa: E402
 from herbseg.stages.resize import resize_shard  # noqa: E402
 from herbseg.stages.split import split_sheets  # noqa: E402
 from herbseg.stages.train import TrainConfig, train  # noqa: E402
@@ -204,8 +204,9 @@ def main() -> None:
     model_dir, synth_seconds = (None, 0.0)
     if "synth_init" not in args.skip:
         model_dir, synth_seconds = pretrain(out, cfg, args, log)
-    base_settings = BaselineSettings.from_dict(cfg.get("baseline"))
-    post = PostprocessSettings.from_dict(cfg.get("postprocess"))
+    base_settings = settings_from(BaselineSettings, cfg.get("baseline"), "baseline")
+    refine = settings_from(PredictSettings, cfg["predict"], "predict").refine
+    post = settings_from(PostprocessSettings, cfg.get("postprocess"), "postprocess")
     tables: dict[str, list[pd.DataFrame]] = {}
     seconds: dict[str, float] = {}  # this run's wall time per method
     train_seconds: dict[str, float] = {"synth_pretrain": synth_seconds}  # epochs, resumes included
@@ -244,7 +245,7 @@ def main() -> None:
             table = predict_shard(
                 net, test, fold / name / "masks", device=device, batch_size=8,
                 threshold=cfg["predict"].get("threshold", 0.5), threads=args.threads,
-                sheets=test, refine=RefineSettings.from_config(cfg["predict"]), log=log,
+                sheets=test, refine=refine, log=log,
             )  # fmt: skip
             tables.setdefault(name, []).append(table)
             tables.setdefault(f"{name}+postprocess", []).append(

@@ -41,14 +41,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from violaceae import folds_of, merged_config, pairs, prepare, score  # noqa: E402
 from violaceae_register import REPO, register_all  # noqa: E402
 
+from herbseg.config.settings import settings_from  # noqa: E402
 from herbseg.measurement.label_refine import refine_labels  # noqa: E402
-from herbseg.measurement.refine import RefineSettings  # noqa: E402
 from herbseg.model.network import load_model  # noqa: E402
 from herbseg.reporting.overlays import OverlayItem, render_overlay  # noqa: E402
 from herbseg.stages.annotation_qc import QCSettings, annotation_qc, excluded_ids  # noqa: E402
 from herbseg.stages.baseline import BaselineSettings, fit_rows, segment_rows  # noqa: E402
 from herbseg.stages.ingest import ingest  # noqa: E402
-from herbseg.stages.predict import predict_shard  # noqa: E402
+from herbseg.stages.predict import PredictSettings, predict_shard  # noqa: E402
 from herbseg.stages.resize import resize_shard  # noqa: E402
 from herbseg.stages.train import TrainConfig, train  # noqa: E402
 from herbseg.synth.plant import generate_plant_collection  # noqa: E402
@@ -132,7 +132,9 @@ def main() -> None:
     register_all(registered, log=log)
     reg = prepare(out / "registered", registered / "masks", size, log)
     # annotation QC first: a mask it excludes is neither trained on nor scored against
-    qc_settings = QCSettings.from_config(cfg.get("annotation_qc", {}), cfg["model"]["mask_class"])
+    qc_settings = settings_from(
+        QCSettings, cfg.get("annotation_qc"), "annotation_qc", mask_class=cfg["model"]["mask_class"]
+    )
     qc = annotation_qc(reg.assign(status="ok", has_mask=True), qc_settings, out / "qc", log=log)
     qc.to_csv(out / "annotation_qc.csv", index=False)
     reg = reg[~reg["sheet_id"].isin(excluded_ids(qc))].reset_index(drop=True)
@@ -149,7 +151,7 @@ def main() -> None:
     repeat = args.real_repeat
     tc = train_config(cfg, args)
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
-    refine = RefineSettings.from_config(cfg["predict"])
+    refine = settings_from(PredictSettings, cfg["predict"], "predict").refine
     log(f"{len(ids)} QC-passed sheets, {len(synth_items)} synthetic, real x{repeat}; {tc}")
 
     if args.folds == 0:  # the real-sheet model
@@ -167,7 +169,7 @@ def main() -> None:
 
     tables: dict[str, list[pd.DataFrame]] = {"baseline": [], "recipe": []}
     seconds = {"baseline": 0.0, "recipe": 0.0}
-    base_settings = BaselineSettings.from_dict(cfg.get("baseline"))
+    base_settings = settings_from(BaselineSettings, cfg.get("baseline"), "baseline")
     for f, split in enumerate(folds_of(ids, cfg, args.folds)):
         if args.only_folds is not None and f not in args.only_folds:
             continue
