@@ -40,16 +40,19 @@ from herbseg.reporting.demo_check import match_leaves
 from herbseg.synth.sheets import generate_collection
 
 REPO = Path(__file__).resolve().parents[1]
-Variant = tuple[str, bool, RefineSettings | None]  # name, flip TTA, refinement (None: off)
+Variant = tuple[str, bool, RefineSettings | None, float]  # name, TTA, refinement (None: off), thr
 VARIANTS: tuple[Variant, ...] = (
-    ("network", False, None), ("tta", True, None), ("refine", False, RefineSettings()),
-    ("tta+refine", True, RefineSettings()),
+    ("network", False, None, 0.5), ("tta", True, None, 0.5),
+    ("refine", False, RefineSettings(), 0.5), ("tta+refine", True, RefineSettings(), 0.5),
 )  # fmt: skip
 # --sweep: the refinement's band (predict.refine_band) and reach (fixed) around the defaults,
-# with TTA, judged on the held-out collection only.
+# then the colour evidence cap and the threshold, with TTA, judged on the held-out collection.
 SWEEP: tuple[Variant, ...] = tuple(
-    (f"b{band:g} r{reach:g}", True, RefineSettings(band=band, reach=reach))
+    (f"b{band:g} r{reach:g}", True, RefineSettings(band=band, reach=reach), 0.5)
     for band in (1.0, 1.5, 2.0) for reach in (1.0, 1.5, 2.0)
+) + tuple(
+    (f"b1.5 r1 e{ev:g} t{thr:g}", True, RefineSettings(band=1.5, evidence=ev), thr)
+    for ev in (4.0, 6.0) for thr in (0.3, 0.4, 0.5) if (ev, thr) != (4.0, 0.5)
 )  # fmt: skip
 
 
@@ -75,10 +78,10 @@ def measure(
         grids = {tta: frame_to_grid(predict_proba(model, x, "cpu", tta=tta)[0], geom, w, h)
                  for tta in (False, True)}  # fmt: skip
         ratio = max(w / geom.box_w, h / geom.box_h)
-        for name, tta, settings in variants:
-            mask = grids[tta] >= 0.5
+        for name, tta, settings, thr in variants:
+            mask = grids[tta] >= thr
             if settings is not None:
-                mask, _ = refine_edges(grids[tta], rgb, band_px(settings, ratio), 0.5, settings)
+                mask, _ = refine_edges(grids[tta], rgb, band_px(settings, ratio), thr, settings)
             counts[name] += [(mask & true_mask).sum(), (mask | true_mask).sum()]
             table = leaf_traits(mask, float(truth.loc[sid, "px_per_mm"]), IntactRule(min_leaf_px))
             leaves[name].append(table.assign(sheet_id=sid))

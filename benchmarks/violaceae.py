@@ -274,8 +274,10 @@ def main() -> None:
         "encoder": f"{tc.encoder} (DeepLabV3+; scratch: random init, imagenet: ImageNet init)",
         "training": f"{tc.epochs} epochs, batch {tc.batch_size}, lr {tc.lr:g}, {tc.loss}, "
         f"{tc.lr_schedule} schedule, best epoch by val IoU",
-        "synthetic pre-training": f"{args.synth_sheets} synthetic sheets, {args.synth_epochs} "
-        "epochs, same encoder and frame",
+        "synthetic pre-training": "skipped"
+        if "synth_init" in args.skip
+        else f"{args.synth_sheets} synthetic sheets, {args.synth_epochs} epochs, same encoder "
+        "and frame",
         "wall time (s)": ", ".join(f"{k} {v:.0f}" for k, v in seconds.items())
         + f"; total {wall:.0f}",
         "training time (s, sum of epochs; a resumed run counts its earlier epochs)": ", ".join(
