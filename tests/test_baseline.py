@@ -62,6 +62,17 @@ def test_learned_model_fits_saves_and_generalises(tmp_path):
     assert load_fitted(tmp_path / "otsu.json") is None
 
 
+def test_fitting_on_threads_gives_the_same_model():
+    """Sheets are analysed and thresholds scored on threads; sampling stays in sheet order."""
+    settings = BaselineSettings(method="learned", long_side=400, min_component_px=30)
+    train = [drawn_sheet(1), drawn_sheet(2), drawn_sheet(3)]
+    one = fit_model(train, settings, pixels_per_sheet=3000, log=lambda m: None)
+    three = fit_model(train, settings, pixels_per_sheet=3000, threads=3, log=lambda m: None)
+    assert one == three
+    with pytest.raises(ValueError, match="3 samples but 2 sheet widths"):
+        fit_model(train, settings, sheet_widths=[W, W], log=lambda m: None)
+
+
 def test_settings_are_checked():
     from herbseg.config.settings import settings_from
 

@@ -15,7 +15,7 @@ rule baseline:
         res("benchmarks/baseline.tsv")
     conda:
         "../../envs/herbseg.yaml"
-    threads: 1
+    threads: 2  # fitting analyses sheets and scores thresholds on threads
     resources:
         mem_mb=4000,
         runtime=60,

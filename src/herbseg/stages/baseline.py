@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,8 @@ class SheetAnalysis:
     sheet: np.ndarray  # H×W bool: inside the sheet (paper hull)
     paper: np.ndarray  # 3 floats: the paper's median Lab colour
     features: np.ndarray  # H×W×F float32
+    grey: np.ndarray  # H×W bool: chroma below ``grey_chroma`` (print, ink, shadows)
+    offhue: np.ndarray  # H×W bool: coloured, outside the plant hue window (charts, stamps)
 
 
 def working_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -206,7 +209,13 @@ def analyse(rgb: np.ndarray, settings: BaselineSettings) -> SheetAnalysis:
     inside = lab[sheet]
     lightness_cut = np.percentile(inside[:, 0], 50)
     paper = np.median(inside[inside[:, 0] >= lightness_cut], axis=0).astype(np.float32)
-    return SheetAnalysis(lab, sheet, paper, _features(lab, paper))
+    # the object filter's colour classes, once per sheet: fitting filters each sheet's mask at
+    # 18 thresholds, and the hue's arctan was most of that
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    hue = _hue_deg(lab)
+    grey = chroma < settings.grey_chroma
+    offhue = ((hue < PLANT_HUE[0]) | (hue > PLANT_HUE[1])) & ~grey
+    return SheetAnalysis(lab, sheet, paper, _features(lab, paper), grey, offhue)
 
 
 def _features(lab: np.ndarray, paper: np.ndarray) -> np.ndarray:
@@ -236,7 +245,9 @@ def plant_score(analysis: SheetAnalysis, model: PixelModel | None) -> tuple[np.n
     return prob, model.threshold
 
 
-def suppress_objects(mask: np.ndarray, lab: np.ndarray, settings: BaselineSettings) -> np.ndarray:
+def suppress_objects(
+    mask: np.ndarray, analysis: SheetAnalysis, settings: BaselineSettings
+) -> np.ndarray:
     """Drop components that are labels, rulers, barcodes, ink, colour charts or stamps.
 
     Grey: most pixels below ``grey_chroma`` (print, ink, barcodes, rulers, shadows). Off-hue:
@@ -246,13 +257,9 @@ def suppress_objects(mask: np.ndarray, lab: np.ndarray, settings: BaselineSettin
     labels = label(mask, connectivity=2)
     if labels.max() == 0:
         return mask
-    chroma = np.hypot(lab[..., 1], lab[..., 2])
-    hue = _hue_deg(lab)
-    offhue = ((hue < PLANT_HUE[0]) | (hue > PLANT_HUE[1])) & (chroma >= settings.grey_chroma)
-    grey = chroma < settings.grey_chroma
     index = np.arange(1, labels.max() + 1)
-    grey_frac = ndi.mean(grey, labels, index)
-    off_frac = ndi.mean(offhue, labels, index)
+    grey_frac = ndi.mean(analysis.grey, labels, index)
+    off_frac = ndi.mean(analysis.offhue, labels, index)
     drop = (grey_frac > settings.max_grey_fraction) | (off_frac > settings.max_offhue_fraction)
     min_area = settings.min_fill_area * mask.size
     for prop in regionprops(labels):
@@ -291,7 +298,7 @@ def finish(
 ) -> np.ndarray:
     """Sheet region, object filter and clean-up of a raw threshold mask, resized to ``out_size``."""
     mask = raw & analysis.sheet
-    mask = suppress_objects(mask, analysis.lab, settings)
+    mask = suppress_objects(mask, analysis, settings)
     mask = clean(mask, settings.cleanup, scale=mask.shape[1] / sheet_width)
     out_w, out_h = out_size
     if mask.shape != (out_h, out_w):
@@ -339,6 +346,7 @@ def fit_model(
     sheet_widths: Sequence[int] | None = None,
     pixels_per_sheet: int = 20000,
     seed: int = 0,
+    threads: int = 1,
     log: Callable[[str], None] = print,
 ) -> PixelModel:
     """Fit the learned baseline on ``(rgb, truth mask)`` pairs of annotated sheets.
@@ -347,15 +355,24 @@ def fit_model(
     sheet so that sparse sheets count. The threshold is then chosen on the same sheets to
     maximise pooled IoU *after* the object filter and clean-up — the mask that is scored.
     ``sheet_widths`` are the sheets' own widths when the images are reduced decodes.
+    Sheets are analysed and thresholds scored on ``threads`` threads (numpy and scipy release
+    the GIL); pixel sampling stays in sheet order, so the model does not depend on ``threads``.
     """
     if not samples:
         raise ValueError("the learned baseline needs at least one annotated sheet")
     rng = np.random.default_rng(seed)
     widths = list(sheet_widths) if sheet_widths is not None else [r.shape[1] for r, _ in samples]
+    if len(widths) != len(samples):
+        raise ValueError(f"{len(samples)} samples but {len(widths)} sheet widths")
+
+    def analysed(sample: tuple[np.ndarray, np.ndarray]) -> tuple[SheetAnalysis, np.ndarray]:
+        a = analyse(sample[0], settings)
+        return a, _truth_on(sample[1], a.sheet.shape)
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        pairs = list(pool.map(analysed, samples))
     xs, ys, ws, analyses = [], [], [], []
-    for (rgb, truth), width in zip(samples, widths, strict=True):
-        a = analyse(rgb, settings)
-        t = _truth_on(truth, a.sheet.shape)
+    for (a, t), width in zip(pairs, widths, strict=True):
         analyses.append((a, t, width))
         idx = np.flatnonzero(a.sheet.ravel())
         idx = rng.choice(idx, size=min(pixels_per_sheet, idx.size), replace=False)
@@ -376,7 +393,7 @@ def fit_model(
         threshold=0.5,
         n_sheets=len(samples),
     )
-    model.threshold, model.fit_iou = _best_threshold(model, analyses, settings)
+    model.threshold, model.fit_iou = _best_threshold(model, analyses, settings, threads)
     log(
         f"learned baseline on {len(samples)} sheets: threshold {model.threshold:.2f}, "
         f"pooled IoU on them {model.fit_iou:.4f}"
@@ -388,18 +405,24 @@ def _best_threshold(
     model: PixelModel,
     analyses: list[tuple[SheetAnalysis, np.ndarray, int]],
     settings: BaselineSettings,
+    threads: int = 1,
 ) -> tuple[float, float]:
     """The probability cut with the best pooled IoU of the finished masks on the fitting sheets."""
     grid = np.round(np.arange(0.3, 0.99, 0.04), 2)
-    inter = np.zeros(len(grid))
-    union = np.zeros(len(grid))
-    for a, truth, width in analyses:
+
+    def counts(item: tuple[SheetAnalysis, np.ndarray, int]) -> np.ndarray:
+        """Intersection and union (pixel counts) of one sheet's finished mask at each cut."""
+        a, truth, width = item
         prob, _ = plant_score(a, model)
         shape = a.sheet.shape
+        out = np.zeros((2, len(grid)), np.int64)
         for i, cut in enumerate(grid):
             mask = finish(prob > cut, a, settings, width, (shape[1], shape[0]))
-            inter[i] += np.logical_and(mask, truth).sum()
-            union[i] += np.logical_or(mask, truth).sum()
+            out[:, i] = np.logical_and(mask, truth).sum(), np.logical_or(mask, truth).sum()
+        return out
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        inter, union = sum(pool.map(counts, analyses), np.zeros((2, len(grid)), np.int64))
     iou = inter / np.maximum(union, 1)
     best = int(np.argmax(iou))
     return float(grid[best]), float(iou[best])
@@ -415,14 +438,21 @@ def load_sheet(row: dict, settings: BaselineSettings) -> np.ndarray:
 
 
 def fit_rows(
-    rows: pd.DataFrame, settings: BaselineSettings, log: Callable[[str], None] = print
+    rows: pd.DataFrame,
+    settings: BaselineSettings,
+    log: Callable[[str], None] = print,
+    threads: int = 1,
 ) -> PixelModel:
     """Fit the learned baseline on manifest rows with ``path, width, height, mask_path``."""
-    samples, widths = [], []
-    for row in rows.to_dict("records"):
-        samples.append((load_sheet(row, settings), read_mask(row["mask_path"])))
-        widths.append(int(row["width"]))
-    return fit_model(samples, settings, sheet_widths=widths, log=log)
+    records = rows.to_dict("records")
+
+    def sample(row: dict) -> tuple[np.ndarray, np.ndarray]:
+        return load_sheet(row, settings), read_mask(row["mask_path"])
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        samples = list(pool.map(sample, records))
+    widths = [int(row["width"]) for row in records]
+    return fit_model(samples, settings, sheet_widths=widths, threads=threads, log=log)
 
 
 def segment_rows(
@@ -476,7 +506,8 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
         raise ValueError("split names sheets that are not annotated ok sheets")
     model = None
     if settings.method == "learned":
-        model = fit_rows(rows[rows["split"].isin(["train", "val"])], settings, log=log)
+        fit = rows[rows["split"].isin(["train", "val"])]
+        model = fit_rows(fit, settings, log=log, threads=threads)
     save_fitted(outputs.model, settings, model)
     test = rows[rows["split"] == "test"]
     masks = Path(outputs.masks)
