@@ -188,7 +188,7 @@ def test_the_job_log_says_whether_the_conversion_came_from_the_cache(model, tmp_
         cpu_network(
             model, runtime="openvino", precision="fp32", threads=1, sample=lambda: frames(1),
             threshold=0.5, min_agreement=0.998, predict=lambda net, f: f, log=lines.append,
-            cache_key="k",
+            cache_key=lambda: "k",
         )  # fmt: skip
     ov_lines = [line for line in lines if line.startswith("OpenVINO model")]
     assert "(fp32) converted in" in ov_lines[0], lines

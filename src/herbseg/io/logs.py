@@ -13,6 +13,7 @@ the log lines through a copy of the original stderr.
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 import logging
 import os
@@ -57,6 +58,7 @@ def _flush() -> None:
             pass
 
 
+@functools.cache
 def _freeze_at_exit() -> None:
     """Have the process's exit skip the cyclic garbage collector's passes over every object.
 
@@ -65,15 +67,9 @@ def _freeze_at_exit() -> None:
     is about 1 s of every network job, which Snakemake waits for (``benchmarks/job_imports.py``).
     Freezing them (:func:`gc.freeze`) when the interpreter starts to end skips that work and
     nothing else: exit callbacks and module teardown still run, files are already closed, and
-    the operating system takes the memory back. Registered once per process.
+    the operating system takes the memory back. Registered once per process (cached).
     """
-    global _FREEZE_REGISTERED
-    if not _FREEZE_REGISTERED:
-        atexit.register(gc.freeze)
-        _FREEZE_REGISTERED = True
-
-
-_FREEZE_REGISTERED = False
+    atexit.register(gc.freeze)
 
 
 @contextmanager

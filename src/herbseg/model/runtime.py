@@ -297,24 +297,26 @@ def cpu_network(
     min_agreement: float,
     predict: Callable[[Network, np.ndarray], np.ndarray],
     log: Callable[[str], None],
-    cache_key: str | None = None,
+    cache_key: Callable[[], str] | None = None,
 ) -> Network:
     """The network a CPU job runs: ``model`` itself, or its OpenVINO compilation in the precision
     :func:`resolve` allows and :func:`choose_precision` confirms on ``sample()`` (the job's first
-    frames, which also calibrate int8). Logs what was chosen and why. ``cache_key`` (the
-    weights' sha256) lets every job of one model share one conversion (:class:`OpenVinoNet`)."""
+    frames, which also calibrate int8). Logs what was chosen and why. ``cache_key()`` (the
+    weights' sha256, asked for only when OpenVINO runs: hashing ResNet-101 takes 0.3 s) lets
+    every job of one model share one conversion (:class:`OpenVinoNet`)."""
     choice = resolve(runtime, precision)
+    if choice.runtime == "torch":
+        log(f"network on the CPU: {choice.reason}")
+        return model
+    key = cache_key() if cache_key is not None else None
 
     def openvino(precision: str, calibration: np.ndarray | None = None) -> OpenVinoNet:
         start = time.perf_counter()
-        net = OpenVinoNet(model, precision, threads, calibration, cache_key=cache_key)
+        net = OpenVinoNet(model, precision, threads, calibration, cache_key=key)
         got = "read from the cache" if net.from_cache else "converted"
         log(f"OpenVINO model ({precision}) {got} in {time.perf_counter() - start:.1f} s")
         return net
 
-    if choice.runtime == "torch":
-        log(f"network on the CPU: {choice.reason}")
-        return model
     if choice.precision == "fp32":
         log(f"network on the CPU: {choice.reason}")
         return openvino("fp32")

@@ -257,7 +257,7 @@ def for_this_cpu(
     return cpu_network(
         model, runtime=p.cpu_runtime, precision=p.cpu_precision, threads=threads,
         sample=sample, threshold=p.threshold, min_agreement=p.cpu_min_agreement,
-        predict=forward, log=log, cache_key=weights_sha256(model_dir),
+        predict=forward, log=log, cache_key=lambda: weights_sha256(model_dir),
     )  # fmt: skip
 
 
