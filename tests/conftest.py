@@ -178,9 +178,10 @@ def synth_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     scale, which test_workflow.py's range checks refuse.
     """
     work = tmp_path_factory.mktemp("synth_run")
+    base = synth_config(8, 3)
     config = {
-        **synth_config(8, 3),
-        "ingest": {"shard_size": 4},
+        **base,
+        "ingest": {**base["ingest"], "shard_size": 4},
         "predict": {"batch_size": 4},  # the CPU default runtime (OpenVINO), as users run it
     }
     run_snakemake(work, config)

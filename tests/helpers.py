@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import yaml
 from PIL import Image, ImageDraw
 
@@ -45,11 +46,14 @@ TINY = {
 
 
 def synth_config(n_sheets: int, seed: int, **synth: object) -> dict:
-    """TINY on a small synthetic collection in ``demo/`` (300×450 px at 60 dpi): the config of
-    the session's ``synth_run`` and of the classifier's run (they differ in size, seed, extras)."""
+    """TINY on a small synthetic collection in ``demo/`` (300×450 px at 60 dpi), read as
+    config/demo.yaml reads it (the generated Darwin Core Archive, its images as the media root):
+    the config of the session's ``synth_run`` and of the classifier's run (they differ in size,
+    seed, extras)."""
     return {
         **TINY,
-        "sheets": "demo/sheets",
+        "sheets": "demo/dwca",
+        "ingest": {"media_root": "demo/sheets", "id_column": "title"},
         "annotations": "demo/masks",
         "results": "demo/results",
         "synth": {
@@ -269,3 +273,46 @@ def fill_hub_cache(home: Path, state: dict[str, Any]) -> Path:
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(settings["revision"])
     return snapshot
+
+
+# --- Darwin Core Archives ------------------------------------------------------------------
+
+DWC = "http://rs.tdwg.org/dwc/terms/"
+
+
+def read_dwc_archive(folder: Path, row_type: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(core rows, extension rows) of an archive as a third-party reader (python-dwca-reader)
+    sees them, each extension row with its ``coreid``; the extension is the MeasurementOrFact one
+    unless ``row_type`` names another, and every row's extensions must be of that type."""
+    from dwca.read import DwCAReader
+
+    from herbseg.io.dwca import MOF_ROW_TYPE
+
+    row_type = row_type or MOF_ROW_TYPE
+    core, rows = [], []
+    with DwCAReader(str(folder)) as archive:
+        assert archive.extension_files[0].file_descriptor.type == row_type
+        for row in archive:
+            core.append({"id": row.id, **{k.rsplit("/", 1)[-1]: v for k, v in row.data.items()}})
+            for ext in row.extensions:
+                assert ext.rowtype == row_type
+                rows.append({"coreid": ext.core_id,
+                             **{k.rsplit("/", 1)[-1]: v for k, v in ext.data.items()}})  # fmt: skip
+    return pd.DataFrame(core), pd.DataFrame(rows)
+
+
+def check_measurements_match(facts: pd.DataFrame, area: pd.DataFrame, link: str) -> None:
+    """One MeasurementOrFact row per (occurrence, measurement), and the leaf areas and counts
+    those of ``leaf_area.csv``'s measured sheets, summed per occurrence (``link`` column)."""
+    assert not facts.duplicated(["coreid", "measurementType"]).any()
+    ok = area[area["status"] == "ok"]
+    value = facts.set_index(["coreid", "measurementType"])["measurementValue"]
+    scaled = ok[ok["leaf_area_mm2"].astype(str).str.strip() != ""]
+    expected = scaled.groupby(link)["leaf_area_mm2"].apply(lambda v: v.astype(float).sum())
+    got = value.xs("leaf area", level="measurementType")
+    assert sorted(got.index) == sorted(expected.index)
+    assert np.allclose(got[expected.index].astype(float), expected.values, rtol=1e-6)
+    counts = ok.groupby(link)["n_leaves"].apply(lambda v: v.astype(int).sum())
+    got_counts = value.xs("leaf count", level="measurementType")
+    assert sorted(got_counts.index) == sorted(counts.index)
+    assert (got_counts[counts.index].astype(int).values == counts.values).all()

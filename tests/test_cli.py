@@ -47,6 +47,23 @@ def test_predict_gives_the_workflows_leaf_area(run, tmp_path):
     assert "s2\t" in proc.stdout
 
 
+@pytest.mark.workflow
+def test_predict_on_a_demo_sheet_gives_the_workflows_leaf_area(synth_run, tmp_path):
+    """A sheet of the demo's kind (ruler scale, the CPU default runtime), given by its image file
+    while the workflow read it through the demo's Darwin Core Archive."""
+    work, config = synth_run
+    (work / "cli.yaml").write_text(yaml.safe_dump(config))
+    proc = herbseg("predict", "demo/sheets/synth_0001.jpg", "--model", "demo/results/train/model",
+                   "--config", "cli.yaml", "--out", str(tmp_path), cwd=work)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    mine = pd.read_csv(tmp_path / "leaf_area.csv").set_index("sheet_id").loc["synth_0001"]
+    flow = pd.read_csv(work / "demo/results/leaf_area.csv").set_index("sheet_id").loc["synth_0001"]
+    assert mine["scale_source"] == flow["scale_source"] == "ruler"
+    assert mine["px_per_mm"] == pytest.approx(flow["px_per_mm"])
+    assert mine["leaf_area_mm2"] == pytest.approx(flow["leaf_area_mm2"])
+    assert mine["n_leaves"] == flow["n_leaves"] and mine["leaf_px"] == flow["leaf_px"]
+
+
 def test_predict_without_a_model_folder_says_so(tmp_path):
     proc = herbseg("predict", str(REPO / "README.md"), "--model", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 2 and "not a saved model folder" in proc.stderr

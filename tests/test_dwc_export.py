@@ -3,31 +3,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pandas as pd
 import pytest
 from dwca.read import DwCAReader
 
-from herbseg.stages.dwc_export import MOF_ROW_TYPE, measurements, write_archive
-from tests.helpers import META, TINY, run_snakemake, write_mask_file, write_sheet
-
-MOF = "http://rs.tdwg.org/dwc/terms/"
-
-
-def _read_back(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(core rows, measurement rows) as the reader sees them, each measurement with its coreid."""
-    core, facts = [], []
-    with DwCAReader(str(folder)) as archive:
-        assert archive.extension_files[0].file_descriptor.type == MOF_ROW_TYPE
-        for row in archive:
-            core.append({"id": row.id, **{k.rsplit("/", 1)[-1]: v for k, v in row.data.items()}})
-            for ext in row.extensions:
-                assert ext.rowtype == MOF_ROW_TYPE
-                facts.append({"coreid": ext.core_id,
-                              **{k.removeprefix(MOF): v for k, v in ext.data.items()}})  # fmt: skip
-    return pd.DataFrame(core), pd.DataFrame(facts)
+from herbseg.io.dwca import MOF_ROW_TYPE, write_archive
+from herbseg.stages.dwc_export import measurements
+from tests.helpers import (
+    DWC,
+    META,
+    TINY,
+    check_measurements_match,
+    read_dwc_archive,
+    run_snakemake,
+    write_mask_file,
+    write_sheet,
+)
 
 
 def _sheets() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -47,12 +38,12 @@ def _sheets() -> tuple[pd.DataFrame, pd.DataFrame]:
     return sheets, leaves
 
 
-def test_one_row_per_occurrence_and_measurement_read_back(tmp_path):
+def test_one_row_per_occurrence_and_measurementread_dwc_archive(tmp_path):
     sheets, leaves = _sheets()
     mof, core, link = measurements(sheets, leaves, model_sha="ab" * 32, determined="2026-11-29")
-    write_archive(tmp_path, mof, core)
+    write_archive(tmp_path, core, {"measurementorfact.txt": (MOF_ROW_TYPE, mof)})
     assert link == "gbifID"
-    got_core, facts = _read_back(tmp_path)
+    got_core, facts = read_dwc_archive(tmp_path)
     assert list(got_core["id"]) == ["1", "2"]  # occurrence 3 has no measured sheet
     assert list(got_core["catalogNumber"]) == ["K1", "K2"]
     assert not facts.duplicated(["coreid", "measurementType"]).any()
@@ -132,23 +123,15 @@ def test_catalogue_numbers_reach_leaf_area_end_to_end(archive_run):
 @pytest.mark.workflow
 def test_workflow_archive_joins_the_input_occurrences_with_leaf_area_values(archive_run):
     work = archive_run
-    area = pd.read_csv(work / "results/leaf_area.csv", dtype={"gbifID": str})
-    got_core, facts = _read_back(work / "results/dwc")
+    area = pd.read_csv(work / "results/leaf_area.csv", dtype=str, keep_default_na=False)
+    got_core, facts = read_dwc_archive(work / "results/dwc")
     with DwCAReader(str(work / "dwca")) as source:
         inputs = {row.id: row.data for row in source}
     assert set(got_core["id"]) <= set(inputs)  # every occurrence links to an input record
     for _, row in got_core.iterrows():
-        assert row["catalogNumber"] == inputs[row["id"]][MOF + "catalogNumber"]
-    ok = area[area["status"] == "ok"]
-    expected = ok.groupby("gbifID")["leaf_area_mm2"].sum()
-    got = facts[facts["measurementType"] == "leaf area"].set_index("coreid")["measurementValue"]
-    assert sorted(got.index) == sorted(expected.index)
-    assert np.allclose(got[expected.index].astype(float), expected.values, rtol=1e-5)
-    counts = facts[facts["measurementType"] == "leaf count"].set_index("coreid")
-    assert counts.loc["100", "measurementValue"] == str(
-        int(ok[ok["gbifID"] == "100"]["n_leaves"].sum())
-    )
-    assert not facts.duplicated(["coreid", "measurementType"]).any()
+        assert row["catalogNumber"] == inputs[row["id"]][DWC + "catalogNumber"]
+    check_measurements_match(facts, area, "gbifID")
+    assert "100" in set(facts["coreid"])  # the occurrence imaged on two sheets, summed
 
 
 def test_without_identifiers_sheets_are_the_occurrences(tmp_path):

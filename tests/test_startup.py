@@ -110,6 +110,20 @@ def test_batch_size_check_itself():
     assert schema_error({"sheets": "x", "train": {"batch_size": 2}}, SCHEMA) is None
 
 
+def test_generated_sheets_are_read_where_synth_writes_them():
+    """The demo reads its generated images or their archive; any other place would find nothing
+    to ingest after synth ran, so it stops at start naming the key."""
+    synth = {"enabled": True, "truth": "demo/truth.csv"}
+    ingest = {"media_root": None, "id_column": None}
+    input_checks.check_sheets({"sheets": "demo/sheets", "synth": synth, "ingest": ingest})
+    good = {"media_root": "demo/sheets", "id_column": "title"}
+    input_checks.check_sheets({"sheets": "demo/dwca/", "synth": synth, "ingest": good})
+    with pytest.raises(ConfigError, match="'sheets': .*'demo/sheets'.*'demo/dwca'"):
+        input_checks.check_sheets({"sheets": "scans", "synth": synth, "ingest": ingest})
+    with pytest.raises(ConfigError, match="'ingest.media_root': .*'demo/sheets'"):
+        input_checks.check_sheets({"sheets": "demo/dwca", "synth": synth, "ingest": ingest})
+
+
 def test_openvino_runtime_without_the_package(monkeypatch):
     """A predict job would fail on the import; the start-up check names the key instead."""
     import importlib.util

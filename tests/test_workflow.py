@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.helpers import planned_rules
+from herbseg.io.dwca import MULTIMEDIA_ROW_TYPE
+from tests.helpers import check_measurements_match, planned_rules, read_dwc_archive
 
 pytestmark = pytest.mark.workflow
 
@@ -76,6 +77,29 @@ def test_every_output_file_column_and_range(synth_run):
     # the model, or both did, as they ran side by side
     predict_logs = [p.read_text() for p in sorted((res / "logs" / "predict").glob("*.log"))]
     assert len(predict_logs) == 2 and all("runtime openvino" in t for t in predict_logs)
+
+
+def test_the_demo_archive_comes_back_as_measurements_of_its_occurrences(synth_run):
+    """The demo path reads its sheets from the generated GBIF-style archive (demo/dwca); the
+    MeasurementOrFact archive it writes reads back with python-dwca-reader, its occurrences are
+    the input's (catalogue numbers with their leading zeros) and its values are leaf_area.csv's,
+    the specimen imaged on two sheets summed."""
+    work, _ = synth_run
+    demo = work / "demo"
+    area = pd.read_csv(demo / "results/leaf_area.csv", dtype=str, keep_default_na=False)
+    assert list(area["sheet_id"]) == [f"synth_{i:04d}" for i in range(8)]  # ids from `title`
+    assert area["catalogNumber"].str.fullmatch(r"HSD\d{6}").all()
+    core, facts = read_dwc_archive(demo / "results/dwc")
+    source, media = read_dwc_archive(demo / "dwca", MULTIMEDIA_ROW_TYPE)
+    assert len(media) == 8 and set(media["coreid"]) == set(source["id"])
+    assert set(core["id"]) <= set(source["id"])
+    joined = core.merge(source, on="id", suffixes=("", "_in"))
+    assert (joined["catalogNumber"] == joined["catalogNumber_in"]).all()
+    check_measurements_match(facts, area, "gbifID")
+    twice = area.groupby("gbifID")["sheet_id"].count()
+    assert (twice == 2).sum() == 1  # the 8th sheet shows the 7th's specimen
+    specimens = pd.read_csv(demo / "results/specimens.csv", dtype=str).set_index("specimen")
+    assert len(specimens) == 7 and sorted(specimens["n_sheets"].unique()) == ["1", "2"]
 
 
 def test_forcerun_measure_reruns_only_measure_and_what_follows(synth_run):

@@ -17,7 +17,7 @@ import tifffile
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from tests.helpers import TINY, png16_rgb, run_snakemake
+from tests.helpers import TINY, check_measurements_match, png16_rgb, read_dwc_archive, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -157,8 +157,12 @@ def zoo_run(tmp_path_factory):
         "ingest": {"max_megapixels": MAX_MP},
     }
     # the stages this issue is about (ingest → … → aggregate, and evaluate, which reads the
-    # rendered COCO masks as truth); reports and bundles of a run are other tests' business
-    proc = run_snakemake(work, config, "results/leaf_area.csv", "results/evaluate/summary.csv")
+    # rendered COCO masks as truth) and the Darwin Core export of what came out; reports and
+    # bundles of a run are other tests' business
+    proc = run_snakemake(
+        work, config, "results/leaf_area.csv", "results/evaluate/summary.csv",
+        "results/dwc/measurementorfact.txt",
+    )  # fmt: skip
     return work, expected, proc
 
 
@@ -255,4 +259,18 @@ def test_every_manifest_row_reaches_leaf_area(zoo_run):
     ok = area[area["status"] == "ok"]
     assert len(ok) == sum(s == "ok" for s, _ in expected.values())
     assert (ok["leaf_px"] != "").all() and (ok["leaf_fraction"] != "").all()
+    for count in ("leaf_px", "n_leaves", "n_intact", "width", "height"):  # not "2.0" beside errors
+        assert ok[count].str.fullmatch(r"\d+").all(), count
     assert (area.loc[area["status"] != "ok", "leaf_area_mm2"] == "").all()
+
+
+def test_the_darwin_core_export_holds_every_measured_sheet_and_no_failed_one(zoo_run):
+    """Without identifier columns each sheet is its own occurrence: every sheet the zoo measured
+    has its rows, read back with python-dwca-reader, values equal to leaf_area.csv; the error
+    rows (corrupt, truncated, too large, …) have none."""
+    work, _, _ = zoo_run
+    area = _csv(work / "results/leaf_area.csv")
+    core, facts = read_dwc_archive(work / "results/dwc")
+    ok = set(area.loc[area["status"] == "ok", "sheet_id"])
+    assert set(core["id"]) == set(facts["coreid"]) == ok
+    check_measurements_match(facts, area, "sheet_id")

@@ -15,7 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from herbseg.io.files import write_csv
 from herbseg.io.sheets import sheet_id_for
+from herbseg.io.tables import with_counts_whole
 from herbseg.stages.ingest import build_manifest
 
 
@@ -84,8 +86,8 @@ def predict_sheets(
     preds = preds.astype({"sheet_id": str}).fillna("")
     sheets, leaves = measure_shard(rows, preds, settings=settings, log=log, threads=threads)
     sheets = sheets.drop(columns=["shard"])
-    sheets.to_csv(out / "leaf_area.csv", index=False)
-    leaves.to_csv(out / "leaf_traits.csv", index=False)
+    write_csv(with_counts_whole(sheets), out / "leaf_area.csv")
+    write_csv(with_counts_whole(leaves), out / "leaf_traits.csv")
     if overlays:
         for row in sheets[sheets["status"] == "ok"].to_dict("records"):
             item = OverlayItem("random", row["sheet_id"], row["path"],

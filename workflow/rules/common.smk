@@ -30,6 +30,13 @@ def uses_cuda(stage):
     return config[stage]["device"] == "cuda"
 
 
+def synth_folder(name):
+    """A folder synth writes beside its truth table: ``sheets`` (the images) or ``dwca`` (their
+    Darwin Core Archive); the config's ``sheets`` names one of them (checked at start).
+    """
+    return str(Path(config["synth"]["truth"]).parent / name)
+
+
 def ingest_input(wildcards):
     """Files whose change should re-run ingest: the sheet list, or the generated demo."""
     if SYNTH:

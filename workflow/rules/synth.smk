@@ -3,8 +3,9 @@ if SYNTH:
 
     rule synth:
         output:
-            sheets=directory(config["sheets"]),
+            sheets=directory(synth_folder("sheets")),
             masks=directory(config["annotations"]),
+            archive=directory(synth_folder("dwca")),
             truth=config["synth"]["truth"],
         log:
             res("logs/synth.log"),

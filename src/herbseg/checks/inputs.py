@@ -28,6 +28,7 @@ def _synth(config: dict[str, Any]) -> bool:
 def check_sheets(config: dict[str, Any]) -> None:
     """The sheets folder, glob or list exists and holds at least one image ingest would take."""
     if _synth(config):  # the demo writes its own sheets
+        _check_synth_sheets(config)
         return
     from herbseg.io.sheets import discover_sheets
 
@@ -55,6 +56,25 @@ def check_sheets(config: dict[str, Any]) -> None:
             raise ConfigError(
                 "sheets", f"the glob {source!r} matches no file; check the pattern."
             ) from None
+
+
+def _check_synth_sheets(config: dict[str, Any]) -> None:
+    """The generated collection is read where synth writes it: its images, or its archive with
+    the images as the media root."""
+    base = Path(config["synth"]["truth"]).parent
+    images, archive = os.path.normpath(base / "sheets"), os.path.normpath(base / "dwca")
+    sheets = os.path.normpath(str(config["sheets"]))
+    if sheets not in (images, archive):
+        raise ConfigError(
+            "sheets", f"is {config['sheets']!r}, but synth writes the demo's sheets to {images!r} "
+            f"and their Darwin Core Archive to {archive!r} (beside synth.truth); name one of them."
+        )  # fmt: skip
+    media_root = config["ingest"]["media_root"]
+    if sheets == archive and os.path.normpath(str(media_root or "")) != images:
+        raise ConfigError(
+            "ingest.media_root", f"is {media_root!r}, but the generated archive's images are in "
+            f"{images!r}; set it to that folder."
+        )  # fmt: skip
 
 
 def _any_sheet_in(folder: Path, extensions: list[str]) -> bool:

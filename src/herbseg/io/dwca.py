@@ -9,7 +9,8 @@ whose image cannot be found keeps its place with the reason, so no record is sil
 python-dwca-reader does the Darwin Core part (meta.xml, zipped archives and GBIF download zips);
 what is herbseg's own is reading the tables with every column kept (undeclared header columns,
 two namespaces' terms sharing a short name, a multimedia file with no meta.xml at all) and matching
-media rows to local files.
+media rows to local files. Writing (:func:`write_archive`) is the plain text format GBIF's IPT
+takes: the measurement export and the demo's own archive use it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 from dwca.descriptors import ArchiveDescriptor, DataFileDescriptor
 
+from herbseg.io.files import atomic_open, write_csv
+
 # Terms an image row is found by, in the order they are tried: GBIF puts the media URL in
 # dc:identifier, Audubon Core (iDigBio) in ac:accessURI.
 MEDIA_TERMS = ("identifier", "accessURI")
@@ -34,6 +37,17 @@ MEDIA_TERMS = ("identifier", "accessURI")
 CORE_TERMS = (
     "catalogNumber", "occurrenceID", "institutionCode", "collectionCode", "scientificName",
 )  # fmt: skip
+OCCURRENCE_ROW_TYPE = "http://rs.tdwg.org/dwc/terms/Occurrence"
+MULTIMEDIA_ROW_TYPE = "http://rs.gbif.org/terms/1.0/Multimedia"
+MOF_ROW_TYPE = "http://rs.tdwg.org/dwc/terms/MeasurementOrFact"
+DWC = "http://rs.tdwg.org/dwc/terms/"
+# Terms written outside the Darwin Core namespace: GBIF's own, and the Dublin Core terms of
+# GBIF's simple multimedia extension.
+TERM_URIS = {
+    "gbifID": "http://rs.gbif.org/terms/1.0/gbifID",
+    **{t: f"http://purl.org/dc/terms/{t}"
+       for t in ("type", "format", "identifier", "title", "license", "creator", "references")},
+}  # fmt: skip
 MULTIMEDIA_NAMES = ("multimedia.txt", "multimedia.csv", "multimedia.tsv")
 TABLE_SUFFIXES = (".txt", ".csv", ".tsv")
 ERROR = "error"  # the column of rows that already failed here (not found, ambiguous, not an image)
@@ -395,3 +409,41 @@ def read_multimedia(
     )
     rest = table.rename(columns={c: f"source_{c}" for c in front.columns if c in table.columns})
     return pd.concat([front, rest.reset_index(drop=True)], axis=1)
+
+
+def _fields(parent: ET.Element, columns: list[str]) -> None:
+    for i, name in enumerate(columns[1:], start=1):
+        ET.SubElement(parent, "field", index=str(i), term=TERM_URIS.get(name, f"{DWC}{name}"))
+
+
+def write_archive(
+    out_dir: str | os.PathLike,
+    core: pd.DataFrame,
+    extensions: dict[str, tuple[str, pd.DataFrame]],
+    core_row_type: str = OCCURRENCE_ROW_TYPE,
+) -> None:
+    """An unpacked Darwin Core Archive: ``occurrence.txt`` (``core``, its first column the id),
+    one file per extension (``{file name: (row type, table)}``, first column the core id) and
+    ``meta.xml``. UTF-8, tab-separated, one header line, no quoting: tabs and newlines in values
+    become spaces, because an unquoted tab file cannot hold them."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"occurrence.txt": core, **{name: table for name, (_, table) in extensions.items()}}
+    for name, table in files.items():
+        clean = table.astype(str).replace({r"[\t\r\n]+": " "}, regex=True)
+        write_csv(clean, out / name, sep="\t", quoting=csv.QUOTE_NONE, lineterminator="\n")
+    archive = ET.Element("archive", xmlns="http://rs.tdwg.org/dwc/text/")
+    attrs = {"encoding": "UTF-8", "fieldsTerminatedBy": "\\t", "linesTerminatedBy": "\\n",
+             "fieldsEnclosedBy": "", "ignoreHeaderLines": "1"}  # fmt: skip
+    core_el = ET.SubElement(archive, "core", rowType=core_row_type, **attrs)
+    ET.SubElement(ET.SubElement(core_el, "files"), "location").text = "occurrence.txt"
+    ET.SubElement(core_el, "id", index="0")
+    _fields(core_el, list(core.columns))
+    for name, (row_type, table) in extensions.items():
+        ext = ET.SubElement(archive, "extension", rowType=row_type, **attrs)
+        ET.SubElement(ET.SubElement(ext, "files"), "location").text = name
+        ET.SubElement(ext, "coreid", index="0")
+        _fields(ext, list(table.columns))
+    ET.indent(archive)
+    with atomic_open(out / "meta.xml") as fh:
+        ET.ElementTree(archive).write(fh, encoding="utf-8", xml_declaration=True)

@@ -44,6 +44,10 @@ TRAIT_COLUMNS = [
     "centroid_y", "touches_edge", "intact", "intact_by", "intact_prob", "intact_rule",
 ]  # fmt: skip
 
+# Counts and pixel sizes: whole numbers, written as such even in a table where some rows are
+# blank (a failed sheet), which pandas would otherwise turn into floats ("2.0" leaves).
+COUNT_COLUMNS = ("width", "height", "leaf_px", "n_leaves", "n_intact", "leaf_id", "area_px")
+
 _ID = {"sheet_id": str}
 POLICY: dict[str, dict[str, Any]] = {
     "text": {"dtype": str, "keep_default_na": False},
@@ -70,6 +74,15 @@ def read_tables(paths: Iterable[str | PathLike], kind: str) -> pd.DataFrame:
     """Several tables of one kind (a shard each) as one, in order; empty when there are none."""
     frames = [read_table(p, kind) for p in paths]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def with_counts_whole(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its :data:`COUNT_COLUMNS` as nullable integers (blank stays blank)."""
+    out = frame.copy()
+    for c in (c for c in COUNT_COLUMNS if c in frame.columns):
+        # text columns carried from the manifest hold digits or ""; anything else is a bug
+        out[c] = pd.to_numeric(frame[c].replace({"": None})).astype("Int64")
+    return out
 
 
 def mask_row(sheet_id: str, mask_path: str, w: int, h: int, sheet_w: int, sheet_h: int) -> dict:

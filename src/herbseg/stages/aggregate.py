@@ -8,7 +8,7 @@ import pandas as pd
 
 from herbseg.io.files import write_csv
 from herbseg.io.sheets import MANIFEST_COLUMNS
-from herbseg.io.tables import read_table
+from herbseg.io.tables import read_table, with_counts_whole
 from herbseg.model.card import weights_sha256, with_model_column
 from herbseg.stages.specimens import rollup, with_keys
 
@@ -60,8 +60,8 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
     ``specimens.csv``."""
     sheets, leaves = aggregate(inputs.manifest, inputs.sheets, inputs.leaves)
     sheets = with_model_column(sheets, weights_sha256(inputs.model))
-    write_csv(sheets, outputs.sheets)
-    write_csv(leaves, outputs.leaves)
+    write_csv(with_counts_whole(sheets), outputs.sheets)
+    write_csv(with_counts_whole(leaves), outputs.leaves)
     specimens = rollup(sheets, leaves)
     write_csv(specimens, outputs.specimens)
     log(

@@ -12,9 +12,7 @@ archive by copying its ``<extension>`` block from ``meta.xml``.
 
 from __future__ import annotations
 
-import csv
 import os
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,14 +21,11 @@ from pathlib import Path
 import pandas as pd
 
 from herbseg import __version__
-from herbseg.io.files import atomic_open, write_csv
+from herbseg.io.dwca import MOF_ROW_TYPE, write_archive
 from herbseg.io.tables import read_table
 from herbseg.model.card import weights_sha256
 from herbseg.stages.specimens import SPECIMEN_KEYS, rollup
 
-MOF_ROW_TYPE = "http://rs.tdwg.org/dwc/terms/MeasurementOrFact"
-OCCURRENCE_ROW_TYPE = "http://rs.tdwg.org/dwc/terms/Occurrence"
-DWC = "http://rs.tdwg.org/dwc/terms/"
 MOF_TERMS = [
     "measurementID", "measurementType", "measurementValue", "measurementUnit",
     "measurementAccuracy", "measurementDeterminedDate", "measurementMethod", "measurementRemarks",
@@ -147,40 +142,6 @@ def measurements(
     return mof, core[core["id"].isin(set(mof["coreid"]))], link
 
 
-# Terms outside the Darwin Core namespace.
-TERM_URIS = {"gbifID": "http://rs.gbif.org/terms/1.0/gbifID"}
-
-
-def _fields(parent: ET.Element, columns: list[str]) -> None:
-    for i, name in enumerate(columns[1:], start=1):
-        ET.SubElement(parent, "field", index=str(i), term=TERM_URIS.get(name, f"{DWC}{name}"))
-
-
-def write_archive(out_dir: str | os.PathLike, mof: pd.DataFrame, core: pd.DataFrame) -> None:
-    """``occurrence.txt`` (core), ``measurementorfact.txt`` (extension) and ``meta.xml``: UTF-8,
-    tab-separated, one header line, no quoting (tabs and newlines in values become spaces)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, table in (("occurrence.txt", core), ("measurementorfact.txt", mof)):
-        clean = table.astype(str).replace({r"[\t\r\n]+": " "}, regex=True)
-        write_csv(clean, out / name, sep="\t", quoting=csv.QUOTE_NONE, lineterminator="\n")
-    archive = ET.Element("archive", xmlns="http://rs.tdwg.org/dwc/text/", metadata="")
-    archive.attrib.pop("metadata")
-    attrs = {"encoding": "UTF-8", "fieldsTerminatedBy": "\\t", "linesTerminatedBy": "\\n",
-             "fieldsEnclosedBy": "", "ignoreHeaderLines": "1"}  # fmt: skip
-    core_el = ET.SubElement(archive, "core", rowType=OCCURRENCE_ROW_TYPE, **attrs)
-    ET.SubElement(ET.SubElement(core_el, "files"), "location").text = "occurrence.txt"
-    ET.SubElement(core_el, "id", index="0")
-    _fields(core_el, list(core.columns))
-    ext = ET.SubElement(archive, "extension", rowType=MOF_ROW_TYPE, **attrs)
-    ET.SubElement(ET.SubElement(ext, "files"), "location").text = "measurementorfact.txt"
-    ET.SubElement(ext, "coreid", index="0")
-    _fields(ext, list(mof.columns))
-    ET.indent(archive)
-    with atomic_open(out / "meta.xml") as fh:
-        ET.ElementTree(archive).write(fh, encoding="utf-8", xml_declaration=True)
-
-
 def export(
     leaf_area: str | os.PathLike,
     leaf_traits: str | os.PathLike,
@@ -198,7 +159,7 @@ def export(
     mof, core, link = measurements(
         sheets, leaves, model_sha=weights_sha256(model_dir), id_column=id_column
     )
-    write_archive(out_dir, mof, core)
+    write_archive(out_dir, core, {"measurementorfact.txt": (MOF_ROW_TYPE, mof)})
     return len(mof), len(core), link
 
 

@@ -18,7 +18,7 @@ from herbseg.config.settings import settings_from
 from herbseg.io.files import write_csv
 from herbseg.io.images import SheetError, load_rgb, read_mask
 from herbseg.io.progress import Progress
-from herbseg.io.tables import SHEET_COLUMNS, TRAIT_COLUMNS, read_table
+from herbseg.io.tables import SHEET_COLUMNS, TRAIT_COLUMNS, read_table, with_counts_whole
 from herbseg.measurement.intact_choice import apply_verdicts
 from herbseg.measurement.postprocess import PostprocessSettings, clean
 from herbseg.measurement.scale import Scale, load_scale_table, resolve_scale
@@ -279,5 +279,5 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
         verdicts=verdicts,
         threads=threads,
     )
-    write_csv(sheets, outputs.sheets)
-    write_csv(leaves, outputs.leaves)
+    write_csv(with_counts_whole(sheets), outputs.sheets)
+    write_csv(with_counts_whole(leaves), outputs.leaves)
