@@ -3,16 +3,18 @@
 A real fresh venv (no --system-site-packages), filled by pip from its configured indexes (here the
 local wheel cache). Then, with only that venv: every herbseg module imports, `herbseg --version`,
 `herbseg check` on a small folder, and a Snakemake dry run of the workflow (which imports the
-packages every rule's script needs at parse and plan time) work. Minutes (torch is large), so it
-is a benchmark, not a test.
+packages every rule's script needs at parse and plan time) work; after `make demo`, the fresh
+venv's `herbseg predict` on one demo sheet must give the workflow's leaf area for it. Minutes
+(torch is large), so it is a benchmark, not a test.
 
-Run: .venv/bin/python benchmarks/pip_install.py   -> benchmarks/results/pip_install.txt
+Run: .venv/bin/python benchmarks/pip_install.py [--demo demo --sheet synth_0001]
+     -> benchmarks/results/pip_install.txt
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import pkgutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +34,27 @@ def sh(cmd: list[str], cwd: Path, env: dict) -> tuple[int, str, float]:
     return proc.returncode, (proc.stdout + proc.stderr)[-1500:], time.perf_counter() - start
 
 
+def demo_parity(demo: Path, sheet: str, out: Path) -> tuple[bool, str]:
+    """The fresh venv's leaf area of ``sheet`` against the demo run's ``leaf_area.csv``."""
+    import pandas as pd
+
+    mine = pd.read_csv(out / "leaf_area.csv").set_index("sheet_id").loc[sheet]
+    flow = pd.read_csv(demo / "results/leaf_area.csv").set_index("sheet_id").loc[sheet]
+    same = (
+        mine["leaf_px"] == flow["leaf_px"]
+        and abs(mine["leaf_area_mm2"] - flow["leaf_area_mm2"]) <= 1e-9 * flow["leaf_area_mm2"]
+    )
+    return bool(same), (
+        f"{sheet}: herbseg predict {mine['leaf_area_mm2']:.4f} mm² ({mine['leaf_px']} px), "
+        f"workflow {flow['leaf_area_mm2']:.4f} mm² ({flow['leaf_px']} px)"
+    )
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--demo", type=Path, help="a finished demo folder (make demo's demo/)")
+    ap.add_argument("--sheet", default="synth_0001")
+    args = ap.parse_args()
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [f"# pip install . into a fresh venv ({when})",
              f"load: {os.getloadavg()[0]:.1f} (1-min average at start)"]  # fmt: skip
@@ -42,17 +64,28 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         env["PATH"] = f"{venv / 'bin'}:{env['PATH']}"
         py = str(venv / "bin" / "python")
-        modules = sorted(m.name for m in pkgutil.iter_modules([str(REPO / "src" / "herbseg")]))
+        src = REPO / "src"
+        modules = sorted(  # every module of the package, subpackages' included
+            ".".join(f.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+            for f in (src / "herbseg").rglob("*.py")
+        )
         (work / "sheets").mkdir(parents=True)
         from PIL import Image
 
         Image.new("RGB", (60, 90), (230, 225, 200)).save(work / "sheets" / "a.jpg")
-        (work / "config.yaml").write_text("sheets: sheets\nannotations: null\n")
+        (work / "masks").mkdir()
+        Image.new("L", (60, 90), 0).save(work / "masks" / "a.png")
+        # a valid training config (the check refuses annotations: null without a model), with
+        # the encoder whose ImageNet weights come in a package: nothing is downloaded
+        (work / "config.yaml").write_text(
+            "sheets: sheets\nannotations: masks\n"
+            "model: {encoder: timm-tf_efficientnet_lite0, encoder_weights: imagenet}\n"
+        )
         steps = [
             ("create venv", [sys.executable, "-m", "venv", str(venv)], REPO),
             ("pip install .", [py, "-m", "pip", "install", "-q", str(REPO)], REPO),
             ("import every module", [py, "-c", "import importlib; [importlib.import_module("
-             f"'herbseg.' + m) for m in {modules!r}]; print('imported', {len(modules)})"], work),
+             f"m) for m in {modules!r}]; print('imported', {len(modules)})"], work),
             ("herbseg --version", [str(venv / "bin" / "herbseg"), "--version"], work),
             ("herbseg check", [str(venv / "bin" / "herbseg"), "check", "--config",
                                "config.yaml"], work),
@@ -61,6 +94,17 @@ def main() -> None:
                                    "--cores", "1", "--directory", str(work)], work),
             ("pip check", [py, "-m", "pip", "check"], work),
         ]  # fmt: skip
+        if args.demo:
+            demo = args.demo.resolve()
+            steps.append((
+                "herbseg predict, a demo sheet",
+                [str(venv / "bin" / "herbseg"), "predict",
+                 str(demo / "sheets" / f"{args.sheet}.jpg"),
+                 "--model", str(demo / "results/train/model"), "--config",
+                 str(REPO / "config/config.yaml"), "--config", str(REPO / "config/demo.yaml"),
+                 "--out", str(work / "predict")],
+                work,
+            ))  # fmt: skip
         lines.append("| step | exit | seconds |")
         lines.append("|---|---|---|")
         for name, cmd, cwd in steps:
@@ -72,6 +116,10 @@ def main() -> None:
                 break
             if name in ("herbseg check", "herbseg --version"):
                 lines.append(f"|  ↳ `{tail.strip().splitlines()[0]}` | | |")
+            if name == "herbseg predict, a demo sheet":
+                same, text = demo_parity(demo, args.sheet, work / "predict")
+                ok = ok and same
+                lines.append(f"|  ↳ {'same' if same else 'DIFFERENT'}: {text} | | |")
     lines.append(
         f"\nresult: {'everything the workflow needs came with pip install .' if ok else 'FAILED'}"
     )

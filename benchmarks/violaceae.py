@@ -27,7 +27,6 @@ Writes ``<out>/results.csv`` (one row per method and truth), ``<out>/per_sheet.c
 from __future__ import annotations
 
 import argparse
-import copy
 import platform
 import sys
 import time
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from violaceae_register import DATA, REPO, register_all  # noqa: E402
 
+from herbseg.config.schema import merge_config  # noqa: E402
 from herbseg.config.settings import settings_from  # noqa: E402
 from herbseg.io.images import read_mask, write_mask  # noqa: E402
 from herbseg.measurement.postprocess import PostprocessSettings, clean  # noqa: E402
@@ -61,16 +61,9 @@ TRAIN_KEYS = ("lr", "batch_size", "epochs", "loss", "seed", "lr_schedule", "pati
 def merged_config(paths: list[Path]) -> dict:
     """``config/config.yaml`` with ``paths`` merged over it in order, as Snakemake merges
     ``--configfile a b``."""
-
-    def merge(base: dict, over: dict) -> dict:
-        out = copy.deepcopy(base)
-        for k, v in over.items():
-            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-        return out
-
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     for path in paths:
-        cfg = merge(cfg, yaml.safe_load(path.read_text()))
+        cfg = merge_config(cfg, yaml.safe_load(path.read_text()))
     return cfg
 
 

@@ -13,7 +13,7 @@ import dataclasses
 import pytest
 import yaml
 
-from herbseg.config.schema import ConfigError, fill_defaults, schema_path
+from herbseg.config.schema import ConfigError, fill_defaults, load_config, schema_path
 from herbseg.config.settings import section_keys, settings_from
 from herbseg.measurement.postprocess import PostprocessSettings
 from herbseg.measurement.refine import RefineSettings
@@ -27,6 +27,7 @@ from herbseg.stages.predict import PredictSettings
 from herbseg.stages.split import SplitSettings
 from herbseg.stages.synth import SynthSettings
 from herbseg.stages.train import TrainConfig
+from tests.helpers import REPO
 
 SCHEMA = yaml.safe_load(schema_path().read_text())
 DEFAULTS = fill_defaults({}, SCHEMA)
@@ -127,3 +128,17 @@ def test_an_unknown_key_is_refused_by_name():
     # a field set from another section is not a key of this one
     with pytest.raises(ConfigError, match=r"'annotation_qc\.mask_class'"):
         settings_from(QCSettings, {"mask_class": "plant"}, "annotation_qc")
+
+
+def test_config_files_merge_in_order_as_snakemake_merges_them():
+    """``herbseg predict --config config/config.yaml --config config/demo.yaml``: the demo's keys
+    win section by section, the paper's other keys stay, and the schema fills the rest."""
+    config = load_config([REPO / "config/config.yaml", REPO / "config/demo.yaml"])
+    assert config["model"]["encoder"] == "timm-tf_efficientnet_lite0"  # from demo.yaml
+    assert config["predict"]["refine_band"] == 1.5 and config["predict"]["tta"] is True
+    paper = load_config(REPO / "config/config.yaml")
+    assert config["predict"]["threshold"] == paper["predict"]["threshold"]  # kept from config
+    assert (
+        config["ingest"]["id_column"] == "title"
+        and config["ingest"]["max_megapixels"] == (paper["ingest"]["max_megapixels"])
+    )

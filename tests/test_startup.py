@@ -17,7 +17,7 @@ SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 def _fails(work: Path, config: dict, key: str, *args: str, dry: bool = True) -> str:
     """Run the workflow (dry by default); it must stop at start with one `herbseg:` line naming
-    ``key``. How fast is a benchmark's question (benchmarks/missing_weights.py), not a test's:
+    ``key``. How fast is a benchmark's question (benchmarks/startup_errors.py), not a test's:
     a wall-clock limit here failed under parallel test load."""
     proc = run_snakemake(work, config, *(["-n"] if dry else []), *args, check=False)
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("herbseg:")]

@@ -84,14 +84,17 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="masks, overlays and leaf areas of a few sheets")
     p.add_argument("sheets", nargs="+", help="sheet image files")
     p.add_argument("--model", required=True, help="a trained model folder (results/train/model)")
-    p.add_argument("--config", help="the run's config file (resize, predict, measure settings)")
+    p.add_argument("--config", action="append", help="the run's config file (resize, predict, "
+                   "measure settings); given twice, the second is merged over the first, as "
+                   "Snakemake merges --configfile config/config.yaml config/demo.yaml")  # fmt: skip
     p.add_argument("--out", default="herbseg-predict", help="output folder")
     p.add_argument("--device", choices=["auto", "cuda", "cpu"], help="overrides predict.device")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(run=cmd_predict)
 
     c = sub.add_parser("check", help="validate a config and its inputs; print what a run does")
-    c.add_argument("--config", help="a config file (config/config.yaml)")
+    c.add_argument("--config", action="append", help="a config file (config/config.yaml); "
+                   "given twice, the second is merged over the first")  # fmt: skip
     c.add_argument("--sheets", help="overrides the config's sheets")
     c.add_argument("--annotations", help="overrides the config's annotations (null for none)")
     c.add_argument("--results", help="overrides the config's results folder")

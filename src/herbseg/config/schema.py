@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,28 @@ def fill_defaults(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, A
     return out
 
 
-def load_config(path: str | Path | None = None, **overrides: Any) -> dict[str, Any]:
-    """A config file (or none) plus top-level overrides, null words read as null, validated by
-    the schema (a violation is a :class:`ConfigError` naming the key) and with defaults filled."""
-    config = yaml.safe_load(Path(path).read_text()) if path else {}
-    config = {**(config or {}), **{k: v for k, v in overrides.items() if v is not None}}
+def merge_config(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged into a copy of ``base`` the way Snakemake merges ``--configfile a b``:
+    nested sections key by key, anything else replaced."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = (
+            merge_config(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        )
+    return out
+
+
+def load_config(
+    paths: str | Path | Sequence[str | Path] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """Config files (merged in order, as Snakemake merges ``--configfile config.yaml demo.yaml``)
+    plus top-level overrides, null words read as null, validated by the schema (a violation is a
+    :class:`ConfigError` naming the key) and with defaults filled."""
+    files = [paths] if isinstance(paths, (str, Path)) else list(paths or [])
+    config: dict[str, Any] = {}
+    for path in files:
+        config = merge_config(config, yaml.safe_load(Path(path).read_text()) or {})
+    config = {**config, **{k: v for k, v in overrides.items() if v is not None}}
     schema = yaml.safe_load(schema_path().read_text())
     nulls_from_command_line(config, schema)
     if error := schema_error(config, schema):
