@@ -261,6 +261,10 @@ def test_every_manifest_row_reaches_leaf_area(zoo_run):
     assert (ok["leaf_px"] != "").all() and (ok["leaf_fraction"] != "").all()
     for count in ("leaf_px", "n_leaves", "n_intact", "width", "height"):  # not "2.0" beside errors
         assert ok[count].str.fullmatch(r"\d+").all(), count
+    specimens = _csv(work / "results/specimens.csv")
+    measured = specimens[specimens["n_measured"] != "0"]
+    for count in ("n_leaves", "n_intact"):  # the roll-up's sums, too
+        assert measured[count].str.fullmatch(r"\d+").all(), count
     assert (area.loc[area["status"] != "ok", "leaf_area_mm2"] == "").all()
 
 

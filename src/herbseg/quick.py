@@ -17,7 +17,6 @@ import pandas as pd
 
 from herbseg.io.files import write_csv
 from herbseg.io.sheets import sheet_id_for
-from herbseg.io.tables import with_counts_whole
 from herbseg.stages.ingest import build_manifest
 
 
@@ -86,8 +85,8 @@ def predict_sheets(
     preds = preds.astype({"sheet_id": str}).fillna("")
     sheets, leaves = measure_shard(rows, preds, settings=settings, log=log, threads=threads)
     sheets = sheets.drop(columns=["shard"])
-    write_csv(with_counts_whole(sheets), out / "leaf_area.csv")
-    write_csv(with_counts_whole(leaves), out / "leaf_traits.csv")
+    write_csv(sheets, out / "leaf_area.csv")
+    write_csv(leaves, out / "leaf_traits.csv")
     if overlays:
         for row in sheets[sheets["status"] == "ok"].to_dict("records"):
             item = OverlayItem("random", row["sheet_id"], row["path"],

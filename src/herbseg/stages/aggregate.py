@@ -52,7 +52,10 @@ def aggregate(
     if len(leaves):
         leaves = leaves.sort_values(["sheet_id", "leaf_id"], kind="stable")
         leaves = with_keys(leaves, manifest)  # catalogNumber, occurrenceID, … beside sheet_id
-    return sheets.reset_index(drop=True), leaves.reset_index(drop=True)
+    # read back from CSV, a shard's counts are floats wherever a row is blank
+    return with_counts_whole(sheets.reset_index(drop=True)), with_counts_whole(
+        leaves.reset_index(drop=True)
+    )
 
 
 def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
@@ -60,8 +63,8 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
     ``specimens.csv``."""
     sheets, leaves = aggregate(inputs.manifest, inputs.sheets, inputs.leaves)
     sheets = with_model_column(sheets, weights_sha256(inputs.model))
-    write_csv(with_counts_whole(sheets), outputs.sheets)
-    write_csv(with_counts_whole(leaves), outputs.leaves)
+    write_csv(sheets, outputs.sheets)
+    write_csv(leaves, outputs.leaves)
     specimens = rollup(sheets, leaves)
     write_csv(specimens, outputs.specimens)
     log(

@@ -259,7 +259,7 @@ def measure_shard(
         f"measured {int((sheet_table['status'] == 'ok').sum())}/{len(sheet_table)} sheets, "
         f"{len(leaf_table)} leaves"
     )
-    return sheet_table, leaf_table
+    return with_counts_whole(sheet_table), with_counts_whole(leaf_table)
 
 
 def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
@@ -279,5 +279,5 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
         verdicts=verdicts,
         threads=threads,
     )
-    write_csv(with_counts_whole(sheets), outputs.sheets)
-    write_csv(with_counts_whole(leaves), outputs.leaves)
+    write_csv(sheets, outputs.sheets)
+    write_csv(leaves, outputs.leaves)

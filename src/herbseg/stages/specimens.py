@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from herbseg.io.tables import with_counts_whole
+
 # Darwin Core (and GBIF) identifier terms, most specific first: the first present is the key a
 # specimen is rolled up by.
 SPECIMEN_KEYS = (
@@ -87,7 +89,7 @@ def rollup(sheets: pd.DataFrame, leaves: pd.DataFrame) -> pd.DataFrame:
     out = out.join(medians, on="specimen")
     for c in key_columns(sheets):
         out[c] = grouped[c].first().values
-    return out.reindex(columns=SPECIMEN_COLUMNS + key_columns(sheets))
+    return with_counts_whole(out.reindex(columns=SPECIMEN_COLUMNS + key_columns(sheets)))
 
 
 def _intact_medians(leaves: pd.DataFrame, specimen_of_sheet: dict[str, str]) -> pd.DataFrame:
