@@ -10,10 +10,12 @@ PYTHON ?= python3
 
 venv: $(STAMP)
 
+# pip -qq: errors only. The index's ~100 "Location ... is ignored" warnings per install filled CI's
+# printed excerpt and hid the test failures after them.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip install -qq --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -qq --disable-pip-version-check --no-deps -e .
 	touch $@
 
 demo: $(STAMP)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from _report import write_report
 
-from herbseg.model.leaf_classifier import ClassifierCard, card_for, fit, save
+from herbseg.model.leaf_classifier import ClassifierCard, card_for, fit, init_source, save
 from herbseg.reporting.leaf_gallery import gallery_png
 from herbseg.stages.classify import ClassifySettings, classify_shard, match_one_to_one, training_set
 from herbseg.stages.measure import MeasureSettings, measure_shard
@@ -156,7 +156,7 @@ def main() -> None:
         f"(seed 2115), {W}x{H} px at {DPI:.0f} dpi, damage {args.damage}; generated in "
         f"{gen_s:.0f} s",
         f"classifier: {args.arch}, {args.size} px crops, {args.epochs} epochs at lr {args.lr}, "
-        "from scratch",
+        f"initialised from {init_source(args.arch)}",
         f"load at start: {os.getloadavg()[0]:.1f} (1-min average, 2 cores)",
         "",
     ]

