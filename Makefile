@@ -6,15 +6,15 @@ STAMP := $(VENV)/.herbseg-installed
 CORES ?= 2
 PYTHON ?= python3
 
-.PHONY: venv demo test test-fast lint clean-demo
+.PHONY: venv demo test test-fast lint lock clean-demo
 
 venv: $(STAMP)
 
 # pip -qq: errors only. The index's ~100 "Location ... is ignored" warnings per install filled CI's
 # printed excerpt and hid the test failures after them.
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -qq --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -qq --disable-pip-version-check -r requirements.txt -c requirements.lock
 	$(BIN)/pip install -qq --disable-pip-version-check --no-deps -e .
 	touch $@
 
@@ -38,6 +38,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint --configfile config/demo.yaml
+
+# After changing requirements.txt: a venv built without the old pins, then its versions written down.
+lock:
+	rm -rf $(VENV).lock-build
+	$(PYTHON) -m venv $(VENV).lock-build
+	$(VENV).lock-build/bin/pip install -qq --disable-pip-version-check -r requirements.txt
+	{ sed -n '1,3p' requirements.lock; $(VENV).lock-build/bin/pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	rm -rf $(VENV).lock-build
 
 clean-demo:
 	rm -rf demo
