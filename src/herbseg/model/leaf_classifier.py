@@ -1,4 +1,4 @@
-"""The intact-leaf classifier: a torchvision CNN scoring leaf crops, and its saved form.
+"""The intact-leaf classifier: a small CNN scoring leaf crops, and its saved form.
 
 Hussein et al. (2021) keep only intact single leaves with a CNN on binary leaf images. Here that is
 a stock network whose first convolution takes the crop's planes (``leaf_crops``) and whose head
