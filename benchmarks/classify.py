@@ -164,7 +164,7 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=40)
     ap.add_argument("--damage", type=float, default=0.3)
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--arch", default="efficientnet_lite0")
     ap.add_argument("--inputs", nargs="+", action="append", default=None)
@@ -187,8 +187,12 @@ def main() -> None:
         f"collections: train {args.n_train} sheets (seed 1515), held-out {args.n_test} "
         f"(seed 2115), {W}x{H} px at {DPI:.0f} dpi, damage {args.damage}; generated in "
         f"{gen_s:.0f} s",
-        f"classifier: {args.arch}, {args.size} px crops, {args.epochs} epochs at lr {args.lr}, "
-        f"initialised from {init_source(args.arch)}",
+        (
+            f"classifier: {args.model} as saved (its card below)"
+            if args.model
+            else f"classifier: {args.arch}, {args.size} px crops, {args.epochs} epochs at lr "
+            f"{args.lr}, initialised from {init_source(args.arch)}"
+        ),
         f"load at start: {os.getloadavg()[0]:.1f} (1-min average, 2 cores)",
         "",
     ]
@@ -219,8 +223,9 @@ def main() -> None:
         )
         cls, rule = score(leaves, truth, "intact", 25), score(leaves, truth, "intact_rule", 25)
         lines += [
-            f"## inputs {'+'.join(card.inputs)}: {card.n_train} training crops "
-            f"({card.n_intact} intact), trained in {card.seconds:.0f} s",
+            f"## {card.arch}, {card.size} px crops of {'+'.join(card.inputs)}, from {card.init}: "
+            f"{card.n_train} training crops ({card.n_intact} intact), {card.epochs} epochs, "
+            f"trained in {card.seconds:.0f} s",
             "| verdict | precision | recall | F1 | kept | median length err | median width err |",
             "|---|---|---|---|---|---|---|",
         ]

@@ -52,7 +52,7 @@ class ClassifySettings:
     threshold: float = 0.5
     match_px: float = 25.0  # sheet pixels between a component's and a true leaf's centroid
     arch: str = "efficientnet_lite0"
-    size: int = 64
+    size: int = 96
     inputs: tuple[str, ...] = ("mask", "size")
     epochs: int = 30
     lr: float = 0.001
