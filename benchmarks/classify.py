@@ -13,10 +13,13 @@ same functions on predicted masks). Per held-out sheet:
 * length and width of the kept leaves (px/mm from the truth, to isolate leaf choice) against the
   true blade of their match (damaged blades are compared with the undamaged outline, so a kept
   fragment counts as the error it is);
+* a threshold chosen on a third collection (seed 3115, ``--n-val`` sheets), where it gives the
+  best F1, and the held-out scores at it (never a threshold chosen on the held-out sheets);
 * the time of ``classify_shard`` next to ``measure_shard`` (its default ruler search included) on
   the same sheets, in one process, on whatever load the machine has (reported).
 
-    .venv/bin/python benchmarks/classify.py            # ~25 min on 2 cores at load 11-16
+    .venv/bin/python benchmarks/classify.py --inputs mask size   # ~55 min (48 of them training)
+    .venv/bin/python benchmarks/classify.py --inputs mask size --model DIR   # ~5 min, no training
 
 Writes benchmarks/results/classify.txt and benchmarks/results/classify_*.png.
 """
