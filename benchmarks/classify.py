@@ -178,6 +178,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "results" / "classify.txt")
     args = ap.parse_args()
     variants = args.inputs or [["mask", "size"], ["mask", "size", "rgb"]]
+    if args.model:  # a saved classifier has its own inputs: score it once
+        variants = variants[:1]
     t0 = time.perf_counter()
     train = collection(args.work / "train", args.n_train, 1515, args.damage, 2)
     test = collection(args.work / "heldout", args.n_test, 2115, args.damage, 2)

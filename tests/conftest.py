@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,26 +40,33 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 # CI prints only a window of its output, and pytest's failure sections come after every test has
 # run: the first failures' causes are written as they happen instead, among the progress dots.
 EARLY_REASONS = 3
-_early: dict[str, object] = {"shown": 0, "terminal": None}
+
+
+@dataclass
+class _EarlyReasons:
+    terminal: Any = None  # the controller's terminal reporter
+    shown: int = 0
+
+
+_early = _EarlyReasons()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    _early["terminal"] = session.config.pluginmanager.get_plugin("terminalreporter")
+    _early.terminal = session.config.pluginmanager.get_plugin("terminalreporter")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """In CI (``CI`` set), the cause of each of the first failures (the last lines of its
     traceback), the moment the controller hears of it; then only the failing test's id."""
-    terminal = _early["terminal"]
-    if not report.failed or not os.environ.get("CI") or terminal is None:
+    if not report.failed or not os.environ.get("CI") or _early.terminal is None:
         return
     lines = [line[:240] for line in report.longreprtext.strip().splitlines() if line.strip()]
-    _early["shown"] = int(_early["shown"]) + 1
-    tail = lines[-12:] if int(_early["shown"]) <= EARLY_REASONS else lines[-1:]
-    terminal.write_line("")
-    terminal.write_line(f"{report.when} failed: {report.nodeid}")
+    _early.shown += 1
+    tail = lines[-12:] if _early.shown <= EARLY_REASONS else lines[-1:]
+    _early.terminal.write_line("")
+    _early.terminal.write_line(f"{report.when} failed: {report.nodeid}")
     for line in tail:
-        terminal.write_line(f"    {line}")
+        _early.terminal.write_line(f"    {line}")
 
 
 # The session's finished runs, and the modules that read them: those share one xdist worker, so

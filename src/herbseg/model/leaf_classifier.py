@@ -121,7 +121,7 @@ def load(folder: str | Path) -> tuple[nn.Module, ClassifierCard]:
     card = ClassifierCard(**(raw | {"inputs": tuple(raw["inputs"])}))
     net = build(card.arch, n_planes(card.inputs))
     net.load_state_dict(torch.load(src / "model.pt", map_location="cpu", weights_only=True))
-    return net.eval(), card
+    return _for_inference(net), card
 
 
 def _dihedral(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -192,7 +192,7 @@ def fit(
             f"accuracy {row['train_accuracy']:.3f}, {row['seconds']:.0f} s"
         )
     _recalibrate_batchnorm(net, xt, batch)
-    return net.eval(), history
+    return _for_inference(net), history
 
 
 @torch.no_grad()
@@ -218,17 +218,20 @@ def _recalibrate_batchnorm(net: nn.Module, x: torch.Tensor, batch: int) -> None:
     net.eval()
 
 
+def _for_inference(net: nn.Module) -> nn.Module:
+    """``net`` in eval mode with its weights channels-last, once, where it is made or loaded:
+    oneDNN's CPU kernels for the depthwise convolutions of EfficientNet and MobileNet run ~2.7x
+    faster that way (Lite0, 96 px crops, one thread: 8.7 -> 3.2 ms a crop), and the network is
+    most of classify's time (benchmarks/classify.py)."""
+    return net.eval().to(memory_format=torch.channels_last)
+
+
 @torch.no_grad()
 def predict_proba(net: nn.Module, x: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Probability of 'intact' for each crop.
-
-    Network and crops in channels-last order: oneDNN's CPU kernels for the depthwise convolutions
-    of EfficientNet and MobileNet run ~2.7x faster that way (Lite0, 96 px crops, one thread:
-    8.7 -> 3.2 ms a crop), which is most of classify's time (benchmarks/classify.py).
-    """
+    """Probability of 'intact' for each crop, the crops channels-last as the network
+    (:func:`_for_inference`)."""
     if not len(x):
         return np.zeros(0, np.float32)
-    net = net.to(memory_format=torch.channels_last)
     out = []
     for i in range(0, len(x), batch):
         xb = torch.from_numpy(np.ascontiguousarray(x[i : i + batch]))
