@@ -10,7 +10,7 @@ ln -s "$repo/.venv" "$work/herbseg/.venv"
 cd "$work/herbseg"
 # The venv is shared: keep make from re-installing herbseg into it from this clone (which would
 # re-point the editable install here), and run this clone's code through PYTHONPATH instead.
-touch -d "2000-01-01" requirements.txt pyproject.toml
+touch -d "2000-01-01" requirements.txt requirements.lock pyproject.toml
 export PYTHONPATH="$work/herbseg/src"
 start=$(date +%s)
 make demo > "$work/demo.log" 2>&1

@@ -98,6 +98,8 @@ def measure(
             "length_median_signed": rel_l.median(),
             "width_median_abs": rel_w.abs().median(),
             "iou": counts[name][0] / counts[name][1],
+            "by_shape": rel_l.groupby(pairs["truth_shape"]).median().to_dict()
+            if "truth_shape" in pairs else {},
         })  # fmt: skip
     return rows
 
@@ -108,6 +110,12 @@ def main() -> None:
     ap.add_argument("--heldout-sheets", type=int, default=24)
     ap.add_argument("--heldout-seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--frame", type=int, default=256, help="frame size (config/demo.yaml's)")
+    ap.add_argument(
+        "--model",
+        type=Path,
+        help="a trained model folder (default: the demo's results/train/model)",
+    )
     ap.add_argument(
         "--sweep", action="store_true", help="band x reach with TTA, held-out collection only"
     )
@@ -117,14 +125,15 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    cfg_frame, min_leaf_px = 256, 200  # config/demo.yaml's resize.size, config.yaml's min_leaf_px
-    model = load_model(args.demo / "results" / "train" / "model", "cpu")
+    cfg_frame, min_leaf_px = args.frame, 200  # config.yaml's min_leaf_px
+    model_dir = args.model or args.demo / "results" / "train" / "model"
+    model = load_model(model_dir, "cpu")
     heldout = args.demo / "heldout"  # inside the demo folder: ignored by git, removed with it
     if not (heldout / "truth.csv").exists():
         generate_collection(heldout, args.heldout_sheets, args.heldout_seed, 2000, 3000, 300, 2)
     lines = [
-        f"intact-leaf length/width median relative error and pooled IoU, model {args.demo}/results/"
-        f"train/model, frame {cfg_frame}, refinement defaults {RefineSettings()}",
+        f"intact-leaf length/width median relative error and pooled IoU, model {model_dir}, "
+        f"frame {cfg_frame}, refinement defaults {RefineSettings()}",
         f"{'collection':<10} {'variant':<11} {'matched':>8} {'length':>7} {'(signed)':>9} "
         f"{'width':>7} {'IoU':>6}",
     ]
@@ -137,6 +146,11 @@ def main() -> None:
                 f"{r['length_median_signed']:>+9.2%} {r['width_median_abs']:>7.2%} {r['iou']:>6.3f}"
             )
             print(lines[-1], flush=True)
+            if r["by_shape"]:
+                lines.append(
+                    f"{'':<22} signed length by blade shape: "
+                    + ", ".join(f"{k} {v:+.1%}" for k, v in sorted(r["by_shape"].items()))
+                )
     lines.append(f"wall {time.perf_counter() - t0:.0f} s")
     write_report(lines, args.out)
 

@@ -106,6 +106,15 @@ def test_no_annotations_and_no_model_says_what_to_provide(tmp_path):
     assert "model.path" in str(err.value)
 
 
+def test_train_size_above_the_frame_is_refused_naming_the_key(tmp_path):
+    model = {"encoder": "resnet18", "encoder_weights": None}
+    check_config(config(tmp_path, model=model, resize={"size": 384}, train={"size": 256}))
+    with pytest.raises(ConfigError) as err:
+        check_config(config(tmp_path, model=model, resize={"size": 256}, train={"size": 384}))
+    assert err.value.key == "train.size"
+    assert "384" in str(err.value) and "resize.size (256)" in str(err.value)
+
+
 def saved_model(tmp_path: Path, **settings) -> Path:
     """A trained-looking model folder exported with a complete card."""
     trained = tmp_path / "train" / "model"

@@ -325,6 +325,26 @@ def test_augmentation_keeps_size_and_binary_masks(frames):
     assert not torch.equal(x, x3)
 
 
+def test_train_size_brings_frames_and_masks_down(frames):
+    """train.size: the network trains on smaller frames than predict gives it (still binary)."""
+    aug = build_augmentation({"rotate": 30, "hflip": 0.5}, size=SIZE // 2)
+    x, y = FrameDataset(*zip(*frames[0], strict=True), aug)[(0, 5)]
+    assert x.shape == (3, SIZE // 2, SIZE // 2) and y.shape == (1, SIZE // 2, SIZE // 2)
+    assert set(y.unique().tolist()) == {0.0, 1.0}
+    # the same leaves, at half the scale: coverage stays within a few percent
+    full = FrameDataset(*zip(*frames[0], strict=True), build_augmentation({}))[(0, 5)][1]
+    plain = FrameDataset(*zip(*frames[0], strict=True), build_augmentation({}, size=SIZE // 2))
+    assert abs(float(plain[(0, 5)][1].mean()) - float(full.mean())) < 0.03
+
+
+def test_training_on_smaller_frames_validates_on_the_full_ones(frames, tmp_path):
+    lines: list[str] = []
+    train(*frames, tmp_path, small_config(epochs=1, size=SIZE // 2), log=lines.append)
+    card = json.loads((tmp_path / "model" / "model_card.json").read_text())
+    assert card["config"]["size"] == SIZE // 2
+    assert 0.0 <= float(read_history(tmp_path / "history.csv")[0]["val_iou"]) <= 1.0
+
+
 def test_flips_are_drawn_independently(tmp_path):
     """Seeding every transform alike would make hflip and vflip always coincide (2 corners)."""
     img = np.full((32, 32, 3), 255, np.uint8)

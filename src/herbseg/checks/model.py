@@ -217,9 +217,26 @@ def check_annotations_or_model(config: dict[str, Any]) -> None:
         )
 
 
+def check_train_size(config: dict[str, Any]) -> None:
+    """``train.size`` brings frames down for training, never up: it cannot exceed ``resize.size``.
+
+    Checked after ``model.path`` has given the frame size of a saved model, although a run with
+    a saved model does not train: a contradiction there is still a mistake in the config.
+    """
+    size = config.get("train", {}).get("size")
+    frame = config.get("resize", {}).get("size")
+    if size is not None and frame is not None and size > frame:
+        raise ConfigError(
+            "train.size",
+            f"{size} is larger than resize.size ({frame}): training frames are brought down "
+            f"from the resized frames, never up; set train.size to {frame} or less (or null).",
+        )
+
+
 MODEL_CHECKS = [
     check_annotations_or_model,
     check_model_path,
     check_encoder_name,
     check_encoder_weights,
+    check_train_size,
 ]

@@ -23,7 +23,11 @@ def _median_rel(measured: pd.Series, truth: pd.Series) -> float:
 
 
 def match_leaves(pred: pd.DataFrame, truth: pd.DataFrame, max_px: float) -> pd.DataFrame:
-    """Pair each true intact leaf with the predicted leaf whose centroid is nearest (per sheet)."""
+    """Pair each true intact leaf with the predicted leaf whose centroid is nearest (per sheet).
+
+    The generator's blade shape comes along as ``truth_shape`` where the truth has one, so an
+    error can be traced to the shapes it comes from (acuminate tips, petiole stubs).
+    """
     pairs = []
     for sid, t in truth.groupby("sheet_id"):
         p = pred[pred["sheet_id"] == sid]
@@ -43,6 +47,7 @@ def match_leaves(pred: pd.DataFrame, truth: pd.DataFrame, max_px: float) -> pd.D
                         "length_mm": prow["length_mm"],
                         "width_mm": prow["width_mm"],
                         "pred_intact": prow["intact"],
+                        **({"truth_shape": trow["shape"]} if "shape" in trow else {}),
                     }
                 )
     return pd.DataFrame(pairs)

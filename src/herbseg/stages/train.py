@@ -97,6 +97,9 @@ class TrainConfig:
     epochs: int = 100
     loss: str = "bce"  # "bce" | "bce_dice"
     augment: dict[str, float] = field(default_factory=_default_augment)
+    # Train on frames brought down to this size (None: resize.size); predict and validation use
+    # resize.size's frames (see herbseg.model.data.build_augmentation).
+    size: int | None = None
     device: str = "auto"
     num_workers: int = 2
     seed: int = 0
@@ -246,7 +249,9 @@ def _build(
     sampler = SeededSampler(len(train_items), cfg.seed, shuffle=True)
     norm = get_normalisation(model)
     train_ds = FrameDataset(
-        *zip(*train_items, strict=True), build_augmentation(cfg.augment), normalisation=norm
+        *zip(*train_items, strict=True),
+        build_augmentation(cfg.augment, cfg.size),
+        normalisation=norm,
     )
     val_loader = None
     if val_items:
