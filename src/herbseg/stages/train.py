@@ -42,7 +42,7 @@ from herbseg.model.checkpoint import (
 )
 from herbseg.model.data import FrameDataset, SeededSampler, build_augmentation, data_facts
 from herbseg.model.fit import (
-    Gpu,
+    Switches,
     loss_fn_for,
     make_loader,
     make_scheduler,
@@ -104,9 +104,8 @@ class TrainConfig:
     num_workers: int = 2
     seed: int = 0
     deterministic: bool = False
-    # Effective on CUDA only:
-    amp: bool = True
-    channels_last: bool = True
+    amp: bool = True  # bf16/fp16 autocast, on CUDA only
+    channels_last: bool = True  # memory layout, on CUDA and CPU
     cudnn_benchmark: bool = field(default=True, metadata={"fixed": True})
     pin_memory: bool = field(default=True, metadata={"fixed": True})
     patience: int | None = None  # early stopping on val IoU; None = off, as in the paper
@@ -225,7 +224,7 @@ class _Parts:
     train_loader: DataLoader
     val_loader: DataLoader | None
     device: torch.device
-    gpu: Gpu
+    switches: Switches
     init: str | None = None  # what init_from loaded: 'full' or 'encoder'
 
 
@@ -236,7 +235,7 @@ def _build(
     device: torch.device,
 ) -> _Parts:
     """Seed first, so weight initialisation is part of what ``seed`` reproduces."""
-    gpu = Gpu.resolve(
+    switches = Switches.resolve(
         device, amp=cfg.amp, channels_last=cfg.channels_last, pin_memory=cfg.pin_memory
     )
     seed_everything(cfg.seed)
@@ -244,7 +243,7 @@ def _build(
     weights = None if cfg.init_from else cfg.encoder_weights
     model = build_model(cfg.encoder, weights, cfg.encoder_weights_file)
     init = load_init_weights(model, cfg.init_from) if cfg.init_from else None
-    model = model.to(device=device, memory_format=gpu.memory_format)
+    model = model.to(device=device, memory_format=switches.memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sampler = SeededSampler(len(train_items), cfg.seed, shuffle=True)
     norm = get_normalisation(model)
@@ -256,20 +255,22 @@ def _build(
     val_loader = None
     if val_items:
         val_ds = FrameDataset(*zip(*val_items, strict=True), normalisation=norm)
-        val_loader = make_loader(val_ds, cfg.batch_size, cfg.num_workers, cfg.seed, gpu.pin, None)
+        val_loader = make_loader(
+            val_ds, cfg.batch_size, cfg.num_workers, cfg.seed, switches.pin, None
+        )
     return _Parts(
         model=model,
         optimizer=optimizer,
         scheduler=make_scheduler(cfg.lr_schedule, optimizer, cfg.epochs, bool(val_items)),
-        scaler=torch.amp.GradScaler("cuda", enabled=gpu.fp16),
+        scaler=torch.amp.GradScaler("cuda", enabled=switches.fp16),
         loss_fn=loss_fn_for(cfg.loss),
         sampler=sampler,
         train_loader=make_loader(
-            train_ds, cfg.batch_size, cfg.num_workers, cfg.seed, gpu.pin, sampler
+            train_ds, cfg.batch_size, cfg.num_workers, cfg.seed, switches.pin, sampler
         ),
         val_loader=val_loader,
         device=device,
-        gpu=gpu,
+        switches=switches,
         init=init,
     )
 
@@ -310,12 +311,12 @@ def _epoch(parts: _Parts, epoch: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     p.sampler.set_epoch(epoch)
     train_loss = train_epoch(
-        p.model, p.train_loader, p.optimizer, p.scaler, p.loss_fn, p.device, p.gpu
+        p.model, p.train_loader, p.optimizer, p.scaler, p.loss_fn, p.device, p.switches
     )
     train_seconds = time.perf_counter() - t0
     val_loss = val_iou = None
     if p.val_loader is not None:
-        val_loss, val_iou = validate(p.model, p.val_loader, p.loss_fn, p.device, p.gpu)
+        val_loss, val_iou = validate(p.model, p.val_loader, p.loss_fn, p.device, p.switches)
     step_scheduler(p.scheduler, train_loss if val_iou is None else val_iou)
     return {
         "epoch": epoch,
