@@ -110,7 +110,12 @@ def main() -> None:
     ap.add_argument("--heldout-sheets", type=int, default=24)
     ap.add_argument("--heldout-seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--frame", type=int, default=256, help="frame size (config/demo.yaml's)")
+    ap.add_argument(
+        "--frame",
+        type=int,
+        default=384,
+        help="frame at prediction (config/demo.yaml's resize.size)",
+    )
     ap.add_argument(
         "--model",
         type=Path,

@@ -135,7 +135,8 @@ def test_config_files_merge_in_order_as_snakemake_merges_them():
     win section by section, the paper's other keys stay, and the schema fills the rest."""
     config = load_config([REPO / "config/config.yaml", REPO / "config/demo.yaml"])
     assert config["model"]["encoder"] == "timm-tf_efficientnet_lite0"  # from demo.yaml
-    assert config["predict"]["refine_band"] == 1.5 and config["predict"]["tta"] is True
+    assert config["resize"]["size"] == 384 and config["predict"]["tta"] is True
+    assert config["train"]["size"] == 256 and config["train"]["lr"] == 1.0e-3
     paper = load_config(REPO / "config/config.yaml")
     assert config["predict"]["threshold"] == paper["predict"]["threshold"]  # kept from config
     assert (

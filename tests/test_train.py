@@ -22,6 +22,8 @@ from herbseg.config.settings import settings_from
 from herbseg.io.images import write_mask, write_rgb
 from herbseg.model.checkpoint import HISTORY_COLUMNS, read_history
 from herbseg.model.data import FrameDataset, build_augmentation
+from herbseg.model.fit import Switches
+from herbseg.model.network import build_model
 from herbseg.stages.train import TrainConfig, train
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -343,6 +345,24 @@ def test_training_on_smaller_frames_validates_on_the_full_ones(frames, tmp_path)
     card = json.loads((tmp_path / "model" / "model_card.json").read_text())
     assert card["config"]["size"] == SIZE // 2
     assert 0.0 <= float(read_history(tmp_path / "history.csv")[0]["val_iou"]) <= 1.0
+
+
+def test_channels_last_auto_on_cpu_follows_depthwise_convolutions():
+    """auto: channels-last on the CPU where it was measured faster (depthwise convolutions)."""
+    cpu = torch.device("cpu")
+    depthwise, plain = build_model("mobilenet_v2", None), build_model("resnet18", None)
+
+    def layout(model, setting):
+        return Switches.resolve(
+            cpu, model, amp=True, channels_last=setting, pin_memory=True
+        ).memory_format
+
+    assert layout(depthwise, "auto") == torch.channels_last
+    assert layout(plain, "auto") == torch.contiguous_format
+    assert layout(plain, True) == torch.channels_last
+    assert layout(depthwise, False) == torch.contiguous_format
+    with pytest.raises(ValueError, match="channels_last"):
+        small_config(channels_last="yes").validate()
 
 
 def test_flips_are_drawn_independently(tmp_path):

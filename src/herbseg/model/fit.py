@@ -101,13 +101,25 @@ def loss_fn_for(name: str) -> torch.nn.Module:
     return torch.nn.BCEWithLogitsLoss() if name == "bce" else _BceDice()
 
 
+def has_depthwise_convolutions(model: torch.nn.Module) -> bool:
+    """Whether ``model``'s encoder has depthwise convolutions (EfficientNet, MobileNet), the
+    layers whose CPU kernels gain most from channels-last memory. The encoder alone: every
+    DeepLabV3+ decoder has a few (its separable ASPP), and ResNets gain nothing from them."""
+    encoder = getattr(model, "encoder", model)
+    return any(
+        isinstance(m, torch.nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels
+        for m in encoder.modules()
+    )
+
+
 @dataclass
 class Switches:
     """The device switches, resolved once so the loop does not re-check the device.
 
-    Autocast and pinned memory are CUDA's; channels-last memory is used on the CPU too, where
-    it trains the demo's EfficientNet-Lite0 1.5× faster and was never slower for the encoders
-    measured (MobileNetV2 1.1×, ResNet-18 1.2×, ResNet-101 1.0×; BENCHMARKS.md).
+    Autocast and pinned memory are CUDA's. Channels-last memory (``train.channels_last``): on
+    CUDA with ``auto``; on the CPU with ``auto`` only for networks with depthwise convolutions.
+    One CPU training step, channels-last against NCHW, 2 threads (BENCHMARKS.md): Lite0 1.33–1.48×,
+    MobileNetV2 1.10–1.21×, ResNet-18 0.99–1.20×, ResNet-101 0.89–1.00×.
     """
 
     autocast_on: bool
@@ -117,11 +129,19 @@ class Switches:
 
     @classmethod
     def resolve(
-        cls, device: torch.device, *, amp: bool, channels_last: bool, pin_memory: bool
+        cls,
+        device: torch.device,
+        model: torch.nn.Module,
+        *,
+        amp: bool,
+        channels_last: bool | str,
+        pin_memory: bool,
     ) -> Switches:
-        """The settings (``train.amp`` …) as they apply on ``device``."""
+        """The settings (``train.amp`` …) as they apply to ``model`` on ``device``."""
         cuda = device.type == "cuda"
         amp = cuda and amp
+        if channels_last == "auto":
+            channels_last = cuda or has_depthwise_convolutions(model)
         return cls(
             autocast_on=amp,
             fp16=amp and not torch.cuda.is_bf16_supported(),

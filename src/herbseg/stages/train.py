@@ -105,7 +105,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     amp: bool = True  # bf16/fp16 autocast, on CUDA only
-    channels_last: bool = True  # memory layout, on CUDA and CPU
+    channels_last: bool | str = "auto"  # memory layout: True, False, or "auto" (Switches)
     cudnn_benchmark: bool = field(default=True, metadata={"fixed": True})
     pin_memory: bool = field(default=True, metadata={"fixed": True})
     patience: int | None = None  # early stopping on val IoU; None = off, as in the paper
@@ -131,6 +131,10 @@ class TrainConfig:
             raise ValueError("batch_size must be at least 2 for DeepLabv3+ (BatchNorm in ASPP)")
         if self.epochs < 1:
             raise ValueError("epochs must be at least 1")
+        if self.channels_last not in (True, False, "auto"):
+            raise ValueError(
+                f"channels_last must be true, false or 'auto', got {self.channels_last!r}"
+            )
 
 
 def _identity(cfg: TrainConfig, checksum: str) -> dict[str, Any]:
@@ -235,14 +239,14 @@ def _build(
     device: torch.device,
 ) -> _Parts:
     """Seed first, so weight initialisation is part of what ``seed`` reproduces."""
-    switches = Switches.resolve(
-        device, amp=cfg.amp, channels_last=cfg.channels_last, pin_memory=cfg.pin_memory
-    )
     seed_everything(cfg.seed)
     # init_from replaces the encoder's weights anyway, so ImageNet weights are not loaded then.
     weights = None if cfg.init_from else cfg.encoder_weights
     model = build_model(cfg.encoder, weights, cfg.encoder_weights_file)
     init = load_init_weights(model, cfg.init_from) if cfg.init_from else None
+    switches = Switches.resolve(
+        device, model, amp=cfg.amp, channels_last=cfg.channels_last, pin_memory=cfg.pin_memory
+    )
     model = model.to(device=device, memory_format=switches.memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sampler = SeededSampler(len(train_items), cfg.seed, shuffle=True)
