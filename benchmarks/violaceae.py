@@ -55,7 +55,7 @@ from herbseg.stages.split import split_sheets  # noqa: E402
 from herbseg.stages.train import TrainConfig, train  # noqa: E402
 from herbseg.synth.sheets import generate_collection  # noqa: E402
 
-TRAIN_KEYS = ("lr", "batch_size", "epochs", "loss", "seed", "lr_schedule", "patience")
+TRAIN_KEYS = ("lr", "batch_size", "epochs", "loss", "seed", "lr_schedule", "patience", "size")
 
 
 def merged_config(paths: list[Path]) -> dict:

@@ -53,7 +53,17 @@ from herbseg.stages.resize import resize_shard  # noqa: E402
 from herbseg.stages.train import TrainConfig, train  # noqa: E402
 from herbseg.synth.plant import generate_plant_collection  # noqa: E402
 
-TRAIN_KEYS = ("lr", "batch_size", "epochs", "loss", "seed", "lr_schedule", "patience", "augment")
+TRAIN_KEYS = (
+    "lr",
+    "batch_size",
+    "epochs",
+    "loss",
+    "seed",
+    "lr_schedule",
+    "patience",
+    "augment",
+    "size",
+)
 
 
 def train_config(cfg: dict, args: argparse.Namespace) -> TrainConfig:
