@@ -31,7 +31,7 @@ AUGMENT_KEYS = ("rotate", "hflip", "vflip", "brightness", *REAL_KEYS)
 
 
 def build_augmentation(cfg: dict[str, Any], size: int | None = None) -> A.Compose:
-    """The paper's augmentation: rotation, flips and brightness, keeping the frame size.
+    """The paper's augmentation: rotation, flips and brightness, at the frame's size or ``size``.
 
     ``size`` (``train.size``) first brings each frame and mask down to ``size``×``size``: the
     network then trains on smaller frames than predict gives it, and sees every leaf a little

@@ -117,7 +117,7 @@ class Switches:
     """The device switches, resolved once so the loop does not re-check the device.
 
     Autocast and pinned memory are CUDA's. Channels-last memory (``train.channels_last``): on
-    CUDA with ``auto``; on the CPU with ``auto`` only for networks with depthwise convolutions.
+    CUDA with ``auto``; on the CPU with ``auto`` only when the encoder has depthwise convolutions.
     One CPU training step, channels-last against NCHW, 2 threads (BENCHMARKS.md): Lite0 1.33–1.48×,
     MobileNetV2 1.10–1.21×, ResNet-18 0.99–1.20×, ResNet-101 0.89–1.00×.
     """
