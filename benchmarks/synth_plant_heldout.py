@@ -1,13 +1,17 @@
 """A model on a held-out synthetic whole-plant collection: pooled IoU and stem-pixel recall.
 
 The collection (``herbseg.synth.plant``, ``mask_class: plant``) is drawn with seed 90210, which no
-training or tuning in this repository uses (training mixes in seed 2114); its ``stems/`` masks mark
-the thin structures (stems, petioles, roots, culms). Sheets are predicted the workflow's way
-(resize to the model's frame, ``herbseg.stages.predict.predict_shard``, edge refinement on) or, with
-``--tiles``, by ``herbseg.model.tiles`` at that long side.
+training or tuning in this repository uses (training mixes in seed 2114; ``--seed 5150`` draws
+the validation collection ``predict.refine_thin`` was chosen on); its ``stems/`` masks mark the
+thin structures (stems, petioles, roots, culms). A collection is drawn once per ``--out``.
+Sheets are predicted the workflow's way (resize to the model's frame,
+``herbseg.stages.predict.predict_shard``, edge refinement on) or, with ``--tiles``, by
+``herbseg.model.tiles`` at that long side. ``--refine-thin 0 auto`` scores the same network's
+masks with each ``predict.refine_thin`` side by side (``auto`` follows the model's card: on for
+whole-plant models).
 
 Run: .venv/bin/python benchmarks/synth_plant_heldout.py --model results/violaceae/recipe/model
-Writes ``<out>/results.md`` and ``<out>/per_sheet.csv``.
+Writes ``<out>/results.md`` and ``<out>/per_sheet_thin_<value>.csv``.
 """
 
 from __future__ import annotations
@@ -20,12 +24,12 @@ import pandas as pd
 import torch
 
 from herbseg.io.images import read_mask
-from herbseg.measurement.refine import RefineSettings
+from herbseg.model.card import read_card
 from herbseg.model.network import load_model
 from herbseg.model.tiles import TileSettings, predict_tiled_shard
 from herbseg.stages.evaluate import evaluate
 from herbseg.stages.ingest import ingest
-from herbseg.stages.predict import predict_shard
+from herbseg.stages.predict import PredictSettings, predict_shard
 from herbseg.stages.resize import resize_shard
 from herbseg.synth.plant import generate_plant_collection
 
@@ -37,47 +41,61 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, required=True)
     ap.add_argument("--sheets", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=SEED,
+                    help="5150: where predict.refine_thin was chosen")  # fmt: skip
     ap.add_argument("--frame", type=int, default=256)
     ap.add_argument("--tiles", type=int, default=0, help="tiled at this long side (0: frame)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--refine-thin", nargs="+", default=["auto"],
+                    help="predict.refine_thin values scored side by side")  # fmt: skip
     ap.add_argument("--out", type=Path, default=REPO / "results" / "synth_plant_heldout")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     data = args.out / "collection"
     if not (data / "truth.csv").exists():
-        generate_plant_collection(data, args.sheets, SEED, 1500, 2200, 200, workers=args.threads)
+        generate_plant_collection(data, args.sheets, args.seed, 1500, 2200, 200,
+                                  workers=args.threads)  # fmt: skip
     manifest, _, _ = ingest(str(data / "sheets"), str(data / "masks"), args.out / "ingest",
                             checksum=False, log=print)  # fmt: skip
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net = load_model(args.model, str(device))
-    refine = RefineSettings()
-    if args.tiles:
-        settings = TileSettings(True, args.tiles, args.frame, 0.25)
-        table = predict_tiled_shard(net, rows, args.out / "masks", settings, device=device,
-                                    refine=refine, log=print)  # fmt: skip
-    else:
-        resized = resize_shard(rows, args.out / "resize", frame=args.frame, threads=args.threads)
-        table = predict_shard(net, resized, args.out / "masks", device=device, sheets=rows,
-                              refine=refine, threads=args.threads, log=print)  # fmt: skip
+    mask_class = read_card(args.model).get("mask_class")
     truth = dict(zip(rows["sheet_id"], rows["mask_path"]))
-    items = pd.DataFrame({"sheet_id": table["sheet_id"], "pred_path": table["mask_path"],
-                          "truth_path": [truth[s] for s in table["sheet_id"]]})  # fmt: skip
-    per_sheet, summary = evaluate(items)
-    hit = total = 0
-    for sid, pred in zip(table["sheet_id"], table["mask_path"]):
-        stems = read_mask(data / "stems" / f"{sid}.png")
-        p = read_mask(pred)
-        hit, total = hit + int((p & stems).sum()), total + int(stems.sum())
-    stem_recall = hit / max(total, 1)
-    per_sheet.to_csv(args.out / "per_sheet.csv", index=False)
-    s = summary.iloc[0]
-    md = ("| IoU | Dice | precision | recall | stem-pixel recall | sheets |\n"
-          "|---|---|---|---|---|---|\n"
-          f"| {s.iou:.3f} | {s.dice:.3f} | {s.precision:.3f} | {s.recall:.3f} | "
-          f"{stem_recall:.3f} | {int(s.n_sheets)} |\n\nmodel {args.model}, seed {SEED}, "
-          f"{'tiles ' + str(args.tiles) if args.tiles else 'frame ' + str(args.frame)}, "
-          f"load {os.getloadavg()[0]:.1f}\n")  # fmt: skip
+    resized = None
+    md = ("| predict.refine_thin | IoU | Dice | precision | recall | stem-pixel recall | sheets |\n"
+          "|---|---|---|---|---|---|---|\n")  # fmt: skip
+    for value in args.refine_thin:
+        thin = value if value == "auto" else float(value)
+        refine = PredictSettings(refine_thin=thin).refine_for(mask_class)
+        masks = args.out / f"masks_thin_{value}"
+        if args.tiles:
+            settings = TileSettings(True, args.tiles, args.frame, 0.25)
+            table = predict_tiled_shard(net, rows, masks, settings, device=device,
+                                        refine=refine, log=print)  # fmt: skip
+        else:
+            if resized is None:
+                resized = resize_shard(rows, args.out / "resize", frame=args.frame,
+                                       threads=args.threads)  # fmt: skip
+            table = predict_shard(net, resized, masks, device=device, sheets=rows,
+                                  refine=refine, threads=args.threads, log=print)  # fmt: skip
+        items = pd.DataFrame({"sheet_id": table["sheet_id"], "pred_path": table["mask_path"],
+                              "truth_path": [truth[s] for s in table["sheet_id"]]})  # fmt: skip
+        per_sheet, summary = evaluate(items)
+        hit = total = 0
+        for sid, pred in zip(table["sheet_id"], table["mask_path"]):
+            stems = read_mask(data / "stems" / f"{sid}.png")
+            p = read_mask(pred)
+            hit, total = hit + int((p & stems).sum()), total + int(stems.sum())
+        stem_recall = hit / max(total, 1)
+        per_sheet.to_csv(args.out / f"per_sheet_thin_{value}.csv", index=False)
+        s = summary.iloc[0]
+        md += (f"| {value} (thin {refine.thin:g}) | {s.iou:.3f} | {s.dice:.3f} | "
+               f"{s.precision:.3f} | {s.recall:.3f} | {stem_recall:.3f} | "
+               f"{int(s.n_sheets)} |\n")  # fmt: skip
+    md += (f"\nmodel {args.model} (mask_class {mask_class}), seed {args.seed}, "
+           f"{'tiles ' + str(args.tiles) if args.tiles else 'frame ' + str(args.frame)}, "
+           f"load {os.getloadavg()[0]:.1f}\n")  # fmt: skip
     (args.out / "results.md").write_text(md)
     print(md)
 

@@ -85,11 +85,13 @@ def train_config(
     )
 
 
-def prepare(out: Path, annotations: Path, size: int, log) -> pd.DataFrame:
-    """Ingest the collection and resize its annotated sheets: manifest rows + frame paths."""
+def prepare(out: Path, annotations: Path, size: int, log, keep_thin: bool = False) -> pd.DataFrame:
+    """Ingest the collection and resize its annotated sheets: manifest rows + frame paths
+    (``keep_thin``: ``resize.thin_labels``)."""
     manifest, _, _ = ingest(str(DATA / "images"), str(annotations), out / "ingest", log=log)
     rows = manifest[(manifest["status"] == "ok") & manifest["has_mask"]].reset_index(drop=True)
-    resized = resize_shard(rows, out / "resize", frame=size, mode="squash", threads=2, log=log)
+    resized = resize_shard(rows, out / "resize", frame=size, mode="squash", keep_thin=keep_thin,
+                           threads=2, log=log)  # fmt: skip
     return resized.merge(rows.drop(columns=["status", "error", "mode"]), on="sheet_id")
 
 
@@ -198,7 +200,9 @@ def main() -> None:
     if "synth_init" not in args.skip:
         model_dir, synth_seconds = pretrain(out, cfg, args, log)
     base_settings = settings_from(BaselineSettings, cfg.get("baseline"), "baseline")
-    refine = settings_from(PredictSettings, cfg["predict"], "predict").refine
+    refine = settings_from(PredictSettings, cfg["predict"], "predict").refine_for(
+        cfg["model"].get("mask_class")
+    )
     post = settings_from(PostprocessSettings, cfg.get("postprocess"), "postprocess")
     tables: dict[str, list[pd.DataFrame]] = {}
     seconds: dict[str, float] = {}  # this run's wall time per method

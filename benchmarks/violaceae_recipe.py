@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -43,13 +42,14 @@ from violaceae_register import REPO, register_all  # noqa: E402
 
 from herbseg.config.settings import settings_from  # noqa: E402
 from herbseg.measurement.label_refine import refine_labels  # noqa: E402
+from herbseg.model.card import CARD_SETTINGS, export_model  # noqa: E402
 from herbseg.model.network import load_model  # noqa: E402
 from herbseg.reporting.overlays import OverlayItem, render_overlay  # noqa: E402
 from herbseg.stages.annotation_qc import QCSettings, annotation_qc, excluded_ids  # noqa: E402
 from herbseg.stages.baseline import BaselineSettings, fit_rows, segment_rows  # noqa: E402
 from herbseg.stages.ingest import ingest  # noqa: E402
 from herbseg.stages.predict import PredictSettings, predict_shard  # noqa: E402
-from herbseg.stages.resize import resize_shard  # noqa: E402
+from herbseg.stages.resize import keep_thin_labels, resize_shard  # noqa: E402
 from herbseg.stages.train import TrainConfig, train  # noqa: E402
 from herbseg.synth.plant import generate_plant_collection  # noqa: E402
 
@@ -64,6 +64,14 @@ TRAIN_KEYS = (
     "augment",
     "size",
 )
+
+
+def _dotted(cfg: dict, key: str):
+    """``cfg``'s value at a dotted key, None where it is not set."""
+    node = cfg
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def train_config(cfg: dict, args: argparse.Namespace) -> TrainConfig:
@@ -82,7 +90,9 @@ def train_config(cfg: dict, args: argparse.Namespace) -> TrainConfig:
     )
 
 
-def synthetic(out: Path, cfg: dict, args: argparse.Namespace, size: int, log) -> list:
+def synthetic(
+    out: Path, cfg: dict, args: argparse.Namespace, size: int, keep_thin: bool, log
+) -> list:
     """The synthetic whole-plant sheets mixed into training (generated once, cached)."""
     n = args.synth_sheets
     if n == 0:
@@ -95,12 +105,15 @@ def synthetic(out: Path, cfg: dict, args: argparse.Namespace, size: int, log) ->
     manifest, _, _ = ingest(str(folder / "sheets"), str(folder / "masks"), folder / "ingest",
                             checksum=False, log=log)  # fmt: skip
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)
-    resized = resize_shard(rows, folder / "resize", frame=size, threads=args.threads, log=log)
+    resized = resize_shard(rows, folder / "resize", frame=size, keep_thin=keep_thin,
+                           threads=args.threads, log=log)  # fmt: skip
     return pairs(resized[resized["status"] == "ok"])
 
 
 def overlays(worst: pd.DataFrame, tables: pd.DataFrame, reg: pd.DataFrame, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.jpg"):  # an earlier run's worst sheets are not this run's
+        old.unlink()
     paths = dict(zip(reg["sheet_id"], reg["path"]))
     truths = dict(zip(reg["sheet_id"], reg["mask_path"]))
     preds = dict(zip(tables["sheet_id"], tables["mask_path"]))
@@ -127,6 +140,9 @@ def main() -> None:
     ap.add_argument("--refine-labels", action="store_true",
                     help="train on GrabCut-refined labels; scored on the given")  # fmt: skip
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--reuse-models", action="store_true",
+                    help="score the fold models already under --out, no training (to compare "
+                         "predict settings on the same networks)")  # fmt: skip
     args = ap.parse_args()
     t_start = time.perf_counter()
     out = args.out
@@ -140,7 +156,8 @@ def main() -> None:
     size = cfg["resize"]["size"]
     registered = out.parent / "registered"
     register_all(registered, log=log)
-    reg = prepare(out / "registered", registered / "masks", size, log)
+    thin = keep_thin_labels(cfg["resize"].get("thin_labels", "auto"), cfg["model"]["mask_class"])
+    reg = prepare(out / "registered", registered / "masks", size, log, keep_thin=thin)
     # annotation QC first: a mask it excludes is neither trained on nor scored against
     qc_settings = settings_from(
         QCSettings, cfg.get("annotation_qc"), "annotation_qc", mask_class=cfg["model"]["mask_class"]
@@ -155,13 +172,15 @@ def main() -> None:
         prov = refine_labels(reg, out / "refined_masks")
         prov.to_csv(out / "refined_masks_provenance.csv", index=False)
         log(f"refined {int((prov['status'] == 'ok').sum())} labels (GrabCut); provenance written")
-        train_src = prepare(out / "refined", out / "refined_masks", size, log)
+        train_src = prepare(out / "refined", out / "refined_masks", size, log, keep_thin=thin)
         train_src = train_src[train_src["sheet_id"].isin(ids)].reset_index(drop=True)
-    synth_items = synthetic(out, cfg, args, size, log)
+    synth_items = synthetic(out, cfg, args, size, thin, log)
     repeat = args.real_repeat
     tc = train_config(cfg, args)
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
-    refine = settings_from(PredictSettings, cfg["predict"], "predict").refine
+    refine = settings_from(PredictSettings, cfg["predict"], "predict").refine_for(
+        cfg["model"].get("mask_class")
+    )
     log(f"{len(ids)} QC-passed sheets, {len(synth_items)} synthetic, real x{repeat}; {tc}")
 
     if args.folds == 0:  # the real-sheet model
@@ -173,7 +192,10 @@ def main() -> None:
         train_items = pairs(items[items["split"] == "train"]) * repeat + synth_items
         t0 = time.perf_counter()
         result = train(train_items, pairs(items[items["split"] == "val"]), out / "final", tc, log)
-        shutil.copytree(out / "final" / "model", out / "model", dirs_exist_ok=True)
+        # the card carries what predict must know (frame, mask class) as the workflow's does
+        settings = {field: value for key, field in CARD_SETTINGS.items()
+                    if (value := _dotted(cfg, key)) is not None}  # fmt: skip
+        export_model(out / "final" / "model", out / "model", evaluated_card=None, settings=settings)
         log(f"real-sheet model in {out / 'model'}: {result}; {time.perf_counter() - t0:.0f} s")
         return
 
@@ -196,7 +218,10 @@ def main() -> None:
         t0 = time.perf_counter()
         src = train_src.merge(split, on="sheet_id")
         train_items = pairs(src[src["split"] == "train"]) * repeat + synth_items
-        result = train(train_items, pairs(src[src["split"] == "val"]), fold / "recipe", tc, log)
+        if args.reuse_models and (fold / "recipe" / "model").exists():
+            result = f"reused {fold / 'recipe' / 'model'}"
+        else:
+            result = train(train_items, pairs(src[src["split"] == "val"]), fold / "recipe", tc, log)
         net = load_model(fold / "recipe" / "model", str(device))
         tables["recipe"].append(
             predict_shard(

@@ -98,3 +98,30 @@ def test_frame_to_sheet_can_fail():
     g = plan(700, 900, 64)
     near = np.asarray(Image.fromarray(prob >= 0.5).resize((700, 900), Image.Resampling.NEAREST))
     assert (near != frame_to_sheet(prob, g, 700, 900)).sum() > 100
+
+
+def test_thin_structures_stay_continuous_in_the_frame():
+    """A 2-pixel stem brought down about fourfold: nearest-neighbour breaks it, ``keep_thin``
+    keeps a continuous line; the wide parts of the mask are mapped as before."""
+    mask = np.zeros((2000, 1400), bool)
+    mask[300:900, 300:1100] = True  # a blade
+    mask[900:1800, 699:701] = True  # a stem two pixels wide hanging from it
+    geom = plan(1400, 2000, 512, "squash")
+    plain = mask_to_frame(mask, geom)
+    kept = mask_to_frame(mask, geom, keep_thin=True)
+    rows = slice(int(900 * 512 / 2000) + 2, int(1800 * 512 / 2000) - 2)
+    assert plain[rows].any(axis=1).mean() < 0.8  # the premise: the stem is broken or gone
+    assert kept[rows].any(axis=1).all() and kept[rows].sum(axis=1).max() <= 2
+    blade = (kept[: rows.start - 3] != plain[: rows.start - 3]).sum()
+    assert blade <= 8  # the blade as before, but at its four corners, which no disc fits
+    upscaled = plan(200, 300, 512, "squash")  # a mask coarser than the frame: nothing to keep
+    small = mask[::10, ::7][:300, :200]
+    assert np.array_equal(mask_to_frame(small, upscaled, keep_thin=True),
+                          mask_to_frame(small, upscaled))  # fmt: skip
+
+
+def test_thin_labels_auto_follows_the_mask_class():
+    from herbseg.stages.resize import keep_thin_labels
+
+    assert keep_thin_labels("auto", "plant") and not keep_thin_labels("auto", "leaf")
+    assert keep_thin_labels(True, "leaf") and not keep_thin_labels(False, "plant")

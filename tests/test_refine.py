@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from herbseg.io.geometry import frame_to_grid, image_to_frame, mask_to_frame, plan
-from herbseg.measurement.refine import RefineSettings, band_px, refine_edges
+from herbseg.measurement.refine import THIN_FOR_PLANTS, RefineSettings, band_px, refine_edges
 from herbseg.measurement.traits import leaf_traits
 
 PAPER = (236, 228, 205)
@@ -76,6 +76,59 @@ def test_far_stain_is_not_pulled_in():
     refined, done = refine_edges(prob, rgb, band_px(RefineSettings(), scale))
     assert done
     assert not refined[40:120, 40:120].any()
+
+
+def stem_sheet() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A leaf with a 3-pixel stem running from it, and a like line on its own far away: the
+    sheet, the plant's true mask, the stem's and the lone line's."""
+    rgb, truth = sheet()
+    im, plant = Image.fromarray(rgb), Image.fromarray(truth.astype(np.uint8) * 255)
+    stem, lone = Image.new("L", (W, H), 0), Image.new("L", (W, H), 0)
+    for target in (im, plant, stem):
+        ImageDraw.Draw(target).line([(330, 459), (590, 459)], fill=STEM if target is im else 255,
+                                    width=3)  # fmt: skip
+    for target in (im, lone):
+        ImageDraw.Draw(target).line([(40, 816), (260, 816)], fill=STEM if target is im else 255,
+                                    width=3)  # fmt: skip
+    return (np.asarray(im), np.asarray(plant) > 0, np.asarray(stem) > 0, np.asarray(lone) > 0)
+
+
+STEM = (95, 75, 40)
+
+
+def test_thin_stems_connected_to_the_mask_are_followed():
+    rgb, plant, stem, lone = stem_sheet()
+    # a network that sees the stem and the lone line alike, faintly (a sixth of a frame pixel)
+    prob, scale = coarse_probability(plant | lone)
+    band = band_px(RefineSettings(), scale)
+    assert (prob[stem] >= 0.5).mean() < 0.1  # the premise: the network sees the stem faintly
+    outline, _ = refine_edges(prob, rgb, band)
+    followed, done = refine_edges(prob, rgb, band, settings=RefineSettings(thin=THIN_FOR_PLANTS))
+    assert done
+    assert outline[stem].mean() < 0.3 < 0.9 < followed[stem].mean()
+    assert not followed[lone].any()  # a faint line not connected to the plant stays out
+    assert iou(followed, plant) > iou(outline, plant) > 0.9
+    off, _ = refine_edges(prob, rgb, band, settings=RefineSettings(thin=0.0))
+    assert np.array_equal(off, outline)
+
+
+def test_a_wide_faint_region_is_not_added():
+    """An inset photograph or a metal weight touching the plant, which the network half-marks:
+    its colours are not paper, but it is wider than a stem, so it is left as the network had it."""
+    rgb, truth = sheet()
+    photo = np.zeros_like(truth)
+    photo[380:560, 345:560] = True  # touches the leaf's right edge
+    rgb = rgb.copy()
+    rgb[photo & ~truth] = (60, 70, 55)
+    prob, scale = coarse_probability(truth)
+    prob = np.where(photo & ~truth, np.maximum(prob, 0.3), prob).astype(np.float32)
+    band = band_px(RefineSettings(), scale)
+    followed, done = refine_edges(prob, rgb, band, settings=RefineSettings(thin=THIN_FOR_PLANTS))
+    assert done
+    far = photo & ~truth
+    far[:, :400] = False  # beyond two outline bands of the leaf (the band may take a strip)
+    assert followed[far].mean() < 0.05  # at most its corners, which no disc fits
+    assert followed[truth].mean() > 0.99
 
 
 def test_inseparable_colours_keep_the_network_mask():

@@ -16,7 +16,7 @@ import yaml
 from herbseg.config.schema import ConfigError, fill_defaults, load_config, schema_path
 from herbseg.config.settings import section_keys, settings_from
 from herbseg.measurement.postprocess import PostprocessSettings
-from herbseg.measurement.refine import RefineSettings
+from herbseg.measurement.refine import THIN_FOR_PLANTS, RefineSettings
 from herbseg.model.tiles import TileSettings
 from herbseg.stages.annotation_qc import QCSettings
 from herbseg.stages.baseline import BaselineSettings
@@ -95,7 +95,7 @@ def test_fields_are_schema_keys_with_the_schema_defaults(cls):
         where = f.metadata.get("config") or f"{section}.{f.name}"
         schema_at(where)  # the key exists
         default = field_default(f)
-        if default is dataclasses.MISSING:
+        if default is dataclasses.MISSING or f.metadata.get("resolved"):
             continue
         assert as_config(default) == default_at(where), f"{cls.__name__}.{f.name} vs {where}"
 
@@ -110,7 +110,10 @@ def test_the_schema_defaults_build_every_settings_object():
     assert measure == MeasureSettings()
     predict = settings_from(PredictSettings, DEFAULTS["predict"], "predict")
     assert predict == PredictSettings() and isinstance(predict.tiles, TileSettings)
-    assert predict.refine == RefineSettings()
+    assert predict.refine_for("leaf") == RefineSettings()
+    assert predict.refine_for("plant") == RefineSettings(thin=THIN_FOR_PLANTS)
+    assert predict.refine_for(None) == RefineSettings()  # a card from before plant models
+    assert PredictSettings(refine_thin=0.2).refine_for("leaf").thin == 0.2
 
 
 def test_lists_become_tuples_and_sections_nest():

@@ -50,6 +50,7 @@ def predict_sheets(
     import torch
 
     from herbseg.config.settings import settings_from
+    from herbseg.model.card import read_card
     from herbseg.model.network import load_model, resolve_device
     from herbseg.reporting.overlays import OverlayItem, _measure_text, render_overlay
     from herbseg.stages.measure import measure_settings, measure_shard
@@ -79,7 +80,8 @@ def predict_sheets(
             net, resized, out / "masks", device=device, batch_size=p.batch_size,
             long_side=p.long_side, threshold=p.threshold, amp=p.amp,
             channels_last=p.channels_last, threads=threads, sheets=rows,
-            refine=p.refine, tta=p.tta, max_megapixels=max_mp, log=log,
+            refine=p.refine_for(read_card(model_dir).get("mask_class")), tta=p.tta,
+            max_megapixels=max_mp, log=log,
         )  # fmt: skip
     settings = measure_settings(config["measure"], config["postprocess"])
     preds = preds.astype({"sheet_id": str}).fillna("")

@@ -18,6 +18,7 @@ rule resize:
         runtime=shard_runtime(0.1),
     params:
         resize=config["resize"],
+        mask_class=config["model"]["mask_class"],
         max_megapixels=config["ingest"]["max_megapixels"],
     script:
         "../scripts/resize.py"

@@ -15,6 +15,8 @@ Field metadata, read by the factory's callers and by that test:
 
 * ``{"config": "model.mask_class"}``: the field is set from another section (the caller passes it
   as a keyword), so the section itself may not name it;
+* ``{"resolved": True}`` (with ``config``): the key's value after its caller resolved it (e.g.
+  ``auto`` to a number), so the field's default is not the schema's;
 * ``{"fixed": True}``: a constant of the method, not a config key.
 """
 

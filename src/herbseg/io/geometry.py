@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage as ndi
 
 from herbseg.io.tables import PREDICTION_COLUMNS
 
@@ -88,19 +89,31 @@ def image_to_grid(rgb: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
     return np.asarray(im)
 
 
-def mask_to_frame(mask: np.ndarray, geom: Geometry) -> np.ndarray:
+def mask_to_frame(mask: np.ndarray, geom: Geometry, *, keep_thin: bool = False) -> np.ndarray:
     """Map an annotation (at its own size, which may differ from the sheet's) into the frame.
 
     Nearest-neighbour keeps the mask binary; an annotation stretched to another aspect ratio is
     stretched back because it covers the whole sheet by definition.
+
+    Nearest-neighbour also drops most of a structure narrower than the frame pixel: a stem two
+    sheet pixels wide, brought down fourfold, survives as a dashed line or not at all, so a
+    network trained on such labels learns to leave stems out. ``keep_thin`` (whole-plant masks)
+    adds every frame pixel that a thin part of the mask crosses, so stems, roots and culms stay
+    continuous one-pixel lines; the parts wider than a frame pixel are mapped as before.
     """
-    im = Image.fromarray(mask.astype(np.uint8) * 255).resize(
-        (geom.box_w, geom.box_h), Image.Resampling.NEAREST
-    )
+    box = (geom.box_w, geom.box_h)
+    im = Image.fromarray(mask.astype(np.uint8) * 255).resize(box, Image.Resampling.NEAREST)
+    inner = np.asarray(im) >= 128
+    step = max(mask.shape[1] / geom.box_w, mask.shape[0] / geom.box_h)
+    if keep_thin and step > 1:
+        r = int(np.ceil(step / 2))
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        thin = mask & ~ndi.binary_opening(mask, structure=yy**2 + xx**2 <= r * r)
+        if thin.any():  # any thin pixel under a frame pixel marks it (BOX mean > 0)
+            crossed = Image.fromarray(thin.astype(np.uint8) * 255).resize(box, Image.Resampling.BOX)
+            inner |= np.asarray(crossed) > 0
     out = np.zeros((geom.frame, geom.frame), dtype=bool)
-    out[geom.box_y : geom.box_y + geom.box_h, geom.box_x : geom.box_x + geom.box_w] = (
-        np.asarray(im) >= 128
-    )
+    out[geom.box_y : geom.box_y + geom.box_h, geom.box_x : geom.box_x + geom.box_w] = inner
     return out
 
 

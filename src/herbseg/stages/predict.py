@@ -33,7 +33,7 @@ from herbseg.io.geometry import (
 from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb
 from herbseg.io.progress import Progress
 from herbseg.io.tables import PREDICTION_COLUMNS, failed_row, read_table
-from herbseg.measurement.refine import RefineSettings, band_px
+from herbseg.measurement.refine import THIN_FOR_PLANTS, RefineSettings, band_px
 from herbseg.model.card import check_frames, read_card, weights_sha256
 from herbseg.model.infer import predict_proba
 from herbseg.model.masks import write_mask_row, write_prediction
@@ -49,7 +49,7 @@ PREFETCH_BATCHES = 2
 
 @dataclass(frozen=True)
 class PredictSettings:
-    """The ``predict:`` config section; ``refine_edges``/``refine_band`` become :attr:`refine`."""
+    """The ``predict:`` config section; the ``refine_*`` keys become :meth:`refine_for`."""
 
     batch_size: int = 8
     long_side: int | None = None
@@ -63,11 +63,22 @@ class PredictSettings:
     tta: bool = False
     refine_edges: bool = True
     refine_band: float = 1.0
+    refine_thin: float | str = "auto"
     tiles: TileSettings = field(default_factory=TileSettings)
 
-    @property
-    def refine(self) -> RefineSettings:
-        return RefineSettings(enabled=bool(self.refine_edges), band=float(self.refine_band))
+    def refine_for(self, mask_class: str | None) -> RefineSettings:
+        """The edge refinement for a model that marks ``mask_class`` (its card's ``mask_class``;
+        None for a card without one, which predates whole-plant models: ``leaf``).
+
+        ``refine_thin: auto`` follows thin structures only for whole-plant models: a leaf model's
+        stems and petioles are not its class, and colour would add them.
+        """
+        thin = self.refine_thin
+        if thin == "auto":
+            thin = THIN_FOR_PLANTS if mask_class == "plant" else 0.0
+        return RefineSettings(
+            enabled=bool(self.refine_edges), band=float(self.refine_band), thin=float(thin)
+        )
 
 
 def _batches(rows: list[dict], size: int) -> Iterator[list[dict]]:
@@ -275,9 +286,10 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
     sheets = read_table(inputs.sheets, "text")
     cpu = device.type == "cpu"
     net = for_this_cpu(model, resized, p, threads, log, inputs.model) if cpu else model
+    refine = p.refine_for(read_card(inputs.model).get("mask_class"))
     common = dict(device=device, batch_size=p.batch_size, long_side=p.long_side,
                   threshold=p.threshold, amp=p.amp, channels_last=p.channels_last,
-                  refine=p.refine, max_megapixels=params.max_megapixels, log=log)  # fmt: skip
+                  refine=refine, max_megapixels=params.max_megapixels, log=log)  # fmt: skip
     masks = Path(outputs.masks)
     if p.tiles.enabled:  # sheets at predict.tiles.long_side, in overlapping tiles
         table = predict_tiled_shard(net, sheets, masks, p.tiles, **common)

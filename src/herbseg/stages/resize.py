@@ -34,9 +34,15 @@ def frame_paths(out_dir: Path, sheet_id: str) -> tuple[Path, Path]:
 
 
 def resize_sheet(
-    row: dict, out_dir: Path, frame: int, mode: str, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+    row: dict,
+    out_dir: Path,
+    frame: int,
+    mode: str,
+    max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+    keep_thin: bool = False,
 ) -> dict:
-    """Resize one manifest row; failures become a status, never an exception."""
+    """Resize one manifest row; failures become a status, never an exception. ``keep_thin``:
+    structures of the mask thinner than a frame pixel stay (:func:`mask_to_frame`)."""
     out = {
         "sheet_id": row["sheet_id"],
         "status": row["status"],
@@ -54,7 +60,8 @@ def resize_sheet(
         out.update(geom.as_row(), frame_path=str(img_path))
         if row.get("mask_path"):
             try:
-                write_mask(mask_path, mask_to_frame(read_mask(row["mask_path"]), geom))
+                mask = mask_to_frame(read_mask(row["mask_path"]), geom, keep_thin=keep_thin)
+                write_mask(mask_path, mask)
                 out["mask_frame_path"] = str(mask_path)
             except SheetError as exc:
                 out["error"] = f"mask unusable: {exc.reason}"
@@ -70,6 +77,7 @@ def resize_shard(
     frame: int = 512,
     mode: str = "squash",
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+    keep_thin: bool = False,
     threads: int = 1,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
@@ -80,7 +88,9 @@ def resize_shard(
     progress = Progress(len(records), log, "resized")
     done = []
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        work = pool.map(lambda r: resize_sheet(r, out_dir, frame, mode, max_megapixels), records)
+        work = pool.map(
+            lambda r: resize_sheet(r, out_dir, frame, mode, max_megapixels, keep_thin), records
+        )
         for row in work:
             done.append(row)
             progress.update()
@@ -93,6 +103,12 @@ def resize_shard(
     return table
 
 
+def keep_thin_labels(setting: bool | str, mask_class: str) -> bool:
+    """``resize.thin_labels``: ``auto`` keeps thin structures in whole-plant masks only (a leaf
+    mask's thin parts are tips, which the demo's lengths were tuned without)."""
+    return mask_class == "plant" if setting == "auto" else bool(setting)
+
+
 def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) -> None:
     """Rule resize: one shard's frames (``inputs.sheets`` is its list) and ``resize.csv``."""
     table = resize_shard(
@@ -101,6 +117,7 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
         frame=params.resize["size"],
         mode=params.resize["mode"],
         max_megapixels=params.max_megapixels,
+        keep_thin=keep_thin_labels(params.resize["thin_labels"], params.mask_class),
         threads=threads,
         log=log,
     )
