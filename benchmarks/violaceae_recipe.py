@@ -35,7 +35,6 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -43,9 +42,10 @@ from violaceae import folds_of, merged_config, pairs, prepare, score  # noqa: E4
 from violaceae_register import REPO, register_all  # noqa: E402
 
 from herbseg.config.settings import settings_from  # noqa: E402
+from herbseg.io.geometry import thin_parts  # noqa: E402
 from herbseg.io.images import read_mask  # noqa: E402
 from herbseg.measurement.label_refine import refine_labels  # noqa: E402
-from herbseg.model.card import CARD_SETTINGS, export_model  # noqa: E402
+from herbseg.model.card import card_settings, export_model  # noqa: E402
 from herbseg.model.network import load_model  # noqa: E402
 from herbseg.reporting.overlays import OverlayItem, render_overlay  # noqa: E402
 from herbseg.stages.annotation_qc import QCSettings, annotation_qc, excluded_ids  # noqa: E402
@@ -67,14 +67,6 @@ TRAIN_KEYS = (
     "augment",
     "size",
 )
-
-
-def _dotted(cfg: dict, key: str):
-    """``cfg``'s value at a dotted key, None where it is not set."""
-    node = cfg
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
 
 
 def train_config(cfg: dict, args: argparse.Namespace) -> TrainConfig:
@@ -122,11 +114,9 @@ def thin_false_positives(table: pd.DataFrame, truth: dict[str, str], frame: int)
         label = read_mask(truth[sid])
         if label.shape != pred.shape:
             label = np.asarray(Image.fromarray(label).resize(pred.shape[::-1], Image.NEAREST))
-        r = max(1, round(2 * pred.shape[0] / frame))
-        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
         wrong = pred & ~label
         fp += int(wrong.sum())
-        thin += int((wrong & ~ndi.binary_opening(pred, structure=yy**2 + xx**2 <= r * r)).sum())
+        thin += int((wrong & thin_parts(pred, max(1, round(2 * pred.shape[0] / frame)))).sum())
     return thin / max(fp, 1)
 
 
@@ -213,9 +203,8 @@ def main() -> None:
         t0 = time.perf_counter()
         result = train(train_items, pairs(items[items["split"] == "val"]), out / "final", tc, log)
         # the card carries what predict must know (frame, mask class) as the workflow's does
-        settings = {field: value for key, field in CARD_SETTINGS.items()
-                    if (value := _dotted(cfg, key)) is not None}  # fmt: skip
-        export_model(out / "final" / "model", out / "model", evaluated_card=None, settings=settings)
+        export_model(out / "final" / "model", out / "model", evaluated_card=None,
+                     settings=card_settings(cfg))  # fmt: skip
         log(f"real-sheet model in {out / 'model'}: {result}; {time.perf_counter() - t0:.0f} s")
         return
 

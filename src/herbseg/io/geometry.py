@@ -89,6 +89,13 @@ def image_to_grid(rgb: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
     return np.asarray(im)
 
 
+def thin_parts(mask: np.ndarray, radius: int) -> np.ndarray:
+    """The parts of ``mask`` no disc of ``radius`` pixels fits in (what a morphological opening by
+    that disc removes): stems, roots, culms, and the corners of wider shapes."""
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    return mask & ~ndi.binary_opening(mask, structure=yy**2 + xx**2 <= radius * radius)
+
+
 def mask_to_frame(mask: np.ndarray, geom: Geometry, *, keep_thin: bool = False) -> np.ndarray:
     """Map an annotation (at its own size, which may differ from the sheet's) into the frame.
 
@@ -106,9 +113,7 @@ def mask_to_frame(mask: np.ndarray, geom: Geometry, *, keep_thin: bool = False) 
     inner = np.asarray(im) >= 128
     step = max(mask.shape[1] / geom.box_w, mask.shape[0] / geom.box_h)
     if keep_thin and step > 1:
-        r = int(np.ceil(step / 2))
-        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-        thin = mask & ~ndi.binary_opening(mask, structure=yy**2 + xx**2 <= r * r)
+        thin = thin_parts(mask, int(np.ceil(step / 2)))
         if thin.any():  # any thin pixel under a frame pixel marks it (BOX mean > 0)
             crossed = Image.fromarray(thin.astype(np.uint8) * 255).resize(box, Image.Resampling.BOX)
             inner |= np.asarray(crossed) > 0

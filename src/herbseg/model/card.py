@@ -97,6 +97,13 @@ def _get(config: dict[str, Any], dotted: str) -> Any:
     return node
 
 
+def card_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The card fields of :data:`CARD_SETTINGS` that ``config`` sets, for :func:`export_model`
+    (callers outside the workflow, which names them in rule ``export_model``)."""
+    values = {field: _get(config, key) for key, field in CARD_SETTINGS.items()}
+    return {field: v for field, v in values.items() if v is not None}
+
+
 def _set(config: dict[str, Any], dotted: str, value: Any) -> None:
     *parents, last = dotted.split(".")
     node = config

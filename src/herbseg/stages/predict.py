@@ -280,13 +280,14 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
     model = load_model(Path(inputs.model), device)
     resized = read_table(inputs.table, "frames")
     # The frames must be those the model was trained on (its card; start-up already checked).
+    card = read_card(inputs.model)
     ok = resized.loc[resized["status"] == "ok", ["frame", "mode"]]
     for frame, mode in ok.drop_duplicates().values:
-        check_frames(read_card(inputs.model), int(frame), str(mode), inputs.table)
+        check_frames(card, int(frame), str(mode), inputs.table)
     sheets = read_table(inputs.sheets, "text")
     cpu = device.type == "cpu"
     net = for_this_cpu(model, resized, p, threads, log, inputs.model) if cpu else model
-    refine = p.refine_for(read_card(inputs.model).get("mask_class"))
+    refine = p.refine_for(card.get("mask_class"))
     common = dict(device=device, batch_size=p.batch_size, long_side=p.long_side,
                   threshold=p.threshold, amp=p.amp, channels_last=p.channels_last,
                   refine=refine, max_megapixels=params.max_megapixels, log=log)  # fmt: skip
