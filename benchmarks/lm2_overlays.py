@@ -5,7 +5,9 @@ leafmachine2_demo`` once per ``predict.refine_thin`` value given, and writes und
 each run's masks, overlays and ``leaf_area.csv`` (``thin_<value>/``); ``overlays.jpg``, the
 overlays of the last value tiled 4×3; and, with two values, ``difference.jpg``: the sheets with
 the pixels the last adds (blue) and removes (red) against the first, and ``difference.csv``
-(mask pixels per sheet, each way). There is no truth on these sheets: the figures are for eyes.
+(mask pixels per sheet, each way). ``--before OTHER_MODEL`` draws the difference against another
+model (the one this replaces) with the last value instead (its run in ``before/``). There is no
+truth on these sheets: the figures are for eyes.
 
 Run: .venv/bin/python benchmarks/lm2_overlays.py --model results/violaceae/recipe/model \
         --refine-thin 0 auto
@@ -49,20 +51,24 @@ def main() -> None:
     ap.add_argument("--config", type=Path, nargs="+", default=CONFIGS)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=REPO / "results" / "lm2_overlays")
+    ap.add_argument("--before", type=Path, help="a model to draw the difference against")
     args = ap.parse_args()
     if not SHEETS.is_dir():
         sys.exit(f"{SHEETS} not found: this needs the shared LeafMachine2 sheets")
     files = sorted(SHEETS.glob("*.jpg"))
     runs = {}
-    for value in args.refine_thin:
+    jobs = [(v, args.model, f"thin_{v}") for v in args.refine_thin]
+    if args.before:
+        jobs.insert(0, (args.refine_thin[-1], args.before, "before"))
+    for value, model, name in jobs:
         config = load_config(args.config, sheets=str(SHEETS))
         config["predict"]["refine_thin"] = value if value == "auto" else float(value)
-        out = args.out / f"thin_{value}"
-        runs[value] = predict_sheets(files, args.model, out, config, threads=args.threads,
-                                     log=lambda m: None)  # fmt: skip
-        print(f"refine_thin {value}: {out}")
-    first, second = args.refine_thin[0], args.refine_thin[-1]
-    overlays = sorted((args.out / f"thin_{second}" / "overlays").glob("*.jpg"))
+        out = args.out / name
+        runs[name] = predict_sheets(files, model, out, config, threads=args.threads,
+                                    log=lambda m: None)  # fmt: skip
+        print(f"{model}, refine_thin {value}: {out}")
+    first, second = jobs[0][2], jobs[-1][2]
+    overlays = sorted((args.out / second / "overlays").glob("*.jpg"))
     montage([np.asarray(Image.open(p)) for p in overlays], args.out / "overlays.jpg")
     if first == second:
         return

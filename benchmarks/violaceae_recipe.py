@@ -66,6 +66,8 @@ TRAIN_KEYS = (
     "patience",
     "augment",
     "size",
+    "thin_weight",
+    "select",
 )
 
 

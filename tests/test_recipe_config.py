@@ -31,6 +31,7 @@ def test_recipe_config_validates_and_trains_one_step(files, tmp_path):
     tc = train_config(cfg, args)
     tc.batch_size, tc.num_workers = 2, 0  # the GPU config asks for 4 loader workers
     assert tc.augment["table_edges"] > 0 and tc.augment["hue"] > 0
+    assert tc.thin_weight > 1 and tc.select == "last"  # the recipe keys reach training
     frames = [(write_sheet(tmp_path / f"f{i}.png", 64, 64, fmt="PNG", seed=i),
                write_mask_file(tmp_path / f"m{i}.png", 64, 64)) for i in range(2)]  # fmt: skip
     result = train(frames, frames[:1], tmp_path / "out", tc, log=lambda m: None)

@@ -22,7 +22,7 @@ from herbseg.config.settings import settings_from
 from herbseg.io.images import write_mask, write_rgb
 from herbseg.model.checkpoint import HISTORY_COLUMNS, read_history
 from herbseg.model.data import FrameDataset, build_augmentation
-from herbseg.model.fit import Switches
+from herbseg.model.fit import Switches, loss_fn_for, thin_weights
 from herbseg.model.network import build_model
 from herbseg.stages.train import TrainConfig, train
 
@@ -163,9 +163,12 @@ def test_no_validation_selects_by_train_loss_and_time_budget_stops(frames, tmp_p
     assert (tmp_path / "model" / "model.safetensors").exists()
 
 
-@pytest.mark.parametrize(("loss", "schedule"), [("bce_dice", "plateau"), ("bce", "cosine")])
-def test_losses_and_schedules_survive_a_resume(frames, tmp_path, loss, schedule):
-    cfg = small_config(epochs=1, loss=loss, lr_schedule=schedule)
+@pytest.mark.parametrize(
+    ("loss", "schedule", "thin_weight"),
+    [("bce_dice", "plateau", 1.0), ("bce", "cosine", 1.0), ("bce_dice", "cosine", 5.0)],
+)
+def test_losses_and_schedules_survive_a_resume(frames, tmp_path, loss, schedule, thin_weight):
+    cfg = small_config(epochs=1, loss=loss, lr_schedule=schedule, thin_weight=thin_weight)
     train(*frames, tmp_path, cfg, log=lambda s: None)
     lines: list[str] = []
     # epochs and execution resources may change on resume
@@ -182,7 +185,33 @@ def test_losses_and_schedules_survive_a_resume(frames, tmp_path, loss, schedule)
     assert all(np.isfinite(float(r["train_loss"])) for r in rows)
 
 
+def test_thin_weights_mark_stems_and_their_sides_not_corners():
+    target = torch.zeros(1, 1, 24, 24)
+    target[0, 0, 4:16, 2:14] = 1  # a blade, square corners and all
+    target[0, 0, 2:22, 18:20] = 1  # a stem two pixels wide
+    w = thin_weights(target, 5.0)[0, 0]
+    assert torch.all(w[:, 16:22] == 5.0)  # the stem and the paper two pixels either side
+    assert torch.all(w[:, :16] == 1.0) and torch.all(w[:, 22:] == 1.0)  # blade and far paper
+
+
+@pytest.mark.parametrize("name", ["bce", "bce_dice"])
+def test_thin_weight_makes_a_missed_stem_cost_more(name):
+    target = torch.zeros(1, 1, 24, 24)
+    target[0, 0, 4:16, 2:14] = 1
+    target[0, 0, 2:22, 18:20] = 1
+    logits = torch.where(target > 0, 4.0, -4.0)
+    logits[0, 0, 2:22, 18:20] = -4.0  # the stem left out
+    plain, weighted = loss_fn_for(name)(logits, target), loss_fn_for(name, 5.0)(logits, target)
+    assert weighted > 1.5 * plain
+    # with weight 1 the loss is the plain one, bit for bit
+    assert torch.equal(loss_fn_for(name, 1.0)(logits, target), plain)
+    if name == "bce":
+        assert torch.equal(plain, torch.nn.BCEWithLogitsLoss()(logits, target))
+
+
 def test_bad_settings_are_rejected():
+    with pytest.raises(ValueError, match="thin_weight"):
+        small_config(thin_weight=0.5).validate()
     with pytest.raises(ValueError, match="batch_size"):
         small_config(batch_size=1).validate()
     with pytest.raises(ConfigError, match="'train.learning_rate'"):
@@ -277,6 +306,20 @@ def test_outputs_removed_after_the_last_epoch_are_rebuilt(frames, tmp_path, refe
     assert_same_model(tmp_path / "model", reference_run / "model")
     a, b = read_history(tmp_path / "history.csv"), read_history(reference_run / "history.csv")
     assert a == b
+
+
+@pytest.mark.parametrize("select", ["best", "last"])
+def test_select_picks_the_model_epoch(frames, tmp_path, select):
+    """``select: last`` keeps the final epoch's weights whatever the validation IoU says;
+    ``best`` keeps the epoch with the highest one."""
+    result = train(*frames, tmp_path, small_config(epochs=3, select=select), log=lambda s: None)
+    ious = [float(r["val_iou"]) for r in read_history(tmp_path / "history.csv")]
+    expected = 3 if select == "last" else 1 + ious.index(max(ious))
+    assert result["best_epoch"] == expected
+    model = load_file(tmp_path / "model" / "model.safetensors")
+    last = torch.load(tmp_path / "checkpoint.pt", map_location="cpu", weights_only=False)["model"]
+    same = all(torch.equal(model[k], last[k]) for k in model)
+    assert same == (expected == 3)
 
 
 def test_snapshot_of_an_unrecorded_best_epoch_is_not_trusted(frames, tmp_path):

@@ -2,7 +2,7 @@
 
 A run writes into its ``out_dir``:
 
-* ``model/`` – the best epoch so far (by validation IoU), as
+* ``model/`` – the best epoch so far (by validation IoU; the latest with ``train.select: last``), as
   :func:`herbseg.model.network.save_model`;
 * ``history.csv`` – ``epoch, train_loss, val_loss, val_iou, seconds``, one row per epoch;
 * ``checkpoint.pt`` – everything needed to continue after a crash (see :func:`make_checkpoint`);

@@ -83,22 +83,55 @@ def worker_init(worker_id: int) -> None:
     random.seed(seed)
 
 
-class _BceDice(torch.nn.Module):
-    """BCE plus soft Dice: Dice counters the foreground/background imbalance of sparse sheets."""
+THIN_RADIUS = 2  # frame pixels: "thin" is what an opening by a 5×5 square removes
 
-    def __init__(self) -> None:
+
+def _pool(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Grey dilation by a ``(2·radius+1)`` square (``-_pool(-x)`` is the erosion)."""
+    return torch.nn.functional.max_pool2d(x, 2 * radius + 1, stride=1, padding=radius)
+
+
+def thin_weights(target: torch.Tensor, weight: float, radius: int = THIN_RADIUS) -> torch.Tensor:
+    """Per-pixel loss weights: ``weight`` on the label's thin parts and the background within
+    ``radius`` of them, 1 elsewhere.
+
+    Why: a stem, root or culm one to four frame pixels wide is a few hundred of a frame's 262,144
+    pixels, so a pixel-averaged loss barely notices when the network leaves it out, and a network
+    trained longer gives stems up (held-out stem recall fell 0.34 -> 0.20 from 12 to 24 epochs).
+    Weighing the stem alone buys recall with stems drawn too wide and paper filled between
+    stems and leaves; weighing the paper beside it as much makes a stem's outline, not only its
+    presence, cost. "Thin" is what a morphological opening by a ``(2·radius+1)`` square removes
+    from the label, computed on the device from the (augmented) target, so every sample and every
+    loader configuration weighs the same pixels.
+    """
+    opened = _pool(-_pool(-target, radius), radius)
+    return 1.0 + (weight - 1.0) * _pool((target - opened).clamp_(min=0.0), radius)
+
+
+class _Loss(torch.nn.Module):
+    """BCE, optionally plus soft Dice (which counters the foreground/background imbalance of
+    sparse sheets), both weighted by :func:`thin_weights` when ``thin_weight`` > 1."""
+
+    def __init__(self, dice: bool, thin_weight: float = 1.0) -> None:
         super().__init__()
-        self.bce = torch.nn.BCEWithLogitsLoss()
+        self.dice, self.thin_weight = dice, float(thin_weight)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        w = thin_weights(target, self.thin_weight) if self.thin_weight > 1.0 else None
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, weight=w)
+        if not self.dice:
+            return loss
         prob = torch.sigmoid(logits)
-        inter = (prob * target).sum()
-        dice = 1.0 - (2.0 * inter + 1.0) / (prob.sum() + target.sum() + 1.0)
-        return self.bce(logits, target) + dice
+        if w is not None:  # weighted soft Dice: a pixel of weight k counts as k pixels
+            inter, total = (w * prob * target).sum(), (w * (prob + target)).sum()
+        else:
+            inter, total = (prob * target).sum(), prob.sum() + target.sum()
+        return loss + 1.0 - (2.0 * inter + 1.0) / (total + 1.0)
 
 
-def loss_fn_for(name: str) -> torch.nn.Module:
-    return torch.nn.BCEWithLogitsLoss() if name == "bce" else _BceDice()
+def loss_fn_for(name: str, thin_weight: float = 1.0) -> torch.nn.Module:
+    """``bce`` (the paper) or ``bce_dice``; ``thin_weight`` > 1 weighs thin label parts up."""
+    return _Loss(dice=name == "bce_dice", thin_weight=thin_weight)
 
 
 def has_depthwise_convolutions(model: torch.nn.Module) -> bool:

@@ -1,10 +1,10 @@
 """Training loop (rule train): paper defaults, crash-safe resume, reproducibility, GPU speed-ups.
 
-A run writes ``model/`` (the best epoch by validation IoU), ``history.csv``, ``checkpoint.pt``
-and ``.state/`` into its ``out_dir``; :mod:`herbseg.model.checkpoint` describes these files and
-how a killed run continues from its last completed epoch. One epoch's work is
-:mod:`herbseg.model.fit`. This module is the loop: build, resume, train epoch after epoch, select
-the best model, stop on a budget.
+A run writes ``model/`` (the best epoch by validation IoU, or the last with ``select: last``),
+``history.csv``, ``checkpoint.pt`` and ``.state/`` into its ``out_dir``;
+:mod:`herbseg.model.checkpoint` describes these files and how a killed run continues from its
+last completed epoch. One epoch's work is :mod:`herbseg.model.fit`. This module is the loop:
+build, resume, train epoch after epoch, select the model, stop on a budget.
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ class TrainConfig:
     batch_size: int = 3
     epochs: int = 100
     loss: str = "bce"  # "bce" | "bce_dice"
+    thin_weight: float = 1.0  # loss weight of the label's thin parts (herbseg.model.fit)
     augment: dict[str, float] = field(default_factory=_default_augment)
     # Train on frames brought down to this size (None: resize.size); predict and validation use
     # resize.size's frames (see herbseg.model.data.build_augmentation).
@@ -109,6 +110,8 @@ class TrainConfig:
     cudnn_benchmark: bool = field(default=True, metadata={"fixed": True})
     pin_memory: bool = field(default=True, metadata={"fixed": True})
     patience: int | None = None  # early stopping on val IoU; None = off, as in the paper
+    # Which epoch becomes the model: "best" (val IoU; train loss without val) or "last"
+    select: str = "best"
     lr_schedule: str | None = None  # None | "cosine" | "plateau"
     # torch.set_num_threads on CPU: the cores the job got (not a config key; run() passes them)
     threads: int | None = field(default=None, metadata={"fixed": True})
@@ -125,6 +128,10 @@ class TrainConfig:
             raise ValueError(
                 f"lr_schedule must be null, 'cosine' or 'plateau', got {self.lr_schedule!r}"
             )
+        if self.select not in ("best", "last"):
+            raise ValueError(f"select must be 'best' or 'last', got {self.select!r}")
+        if self.thin_weight < 1:
+            raise ValueError(f"thin_weight must be at least 1, got {self.thin_weight}")
         if self.batch_size < 2:
             # DeepLabv3+'s ASPP image-pooling branch has BatchNorm over a 1×1 map: one sample
             # per batch makes its statistics undefined and PyTorch refuses to train.
@@ -267,7 +274,7 @@ def _build(
         optimizer=optimizer,
         scheduler=make_scheduler(cfg.lr_schedule, optimizer, cfg.epochs, bool(val_items)),
         scaler=torch.amp.GradScaler("cuda", enabled=switches.fp16),
-        loss_fn=loss_fn_for(cfg.loss),
+        loss_fn=loss_fn_for(cfg.loss, cfg.thin_weight),
         sampler=sampler,
         train_loader=make_loader(
             train_ds, cfg.batch_size, cfg.num_workers, cfg.seed, switches.pin, sampler
@@ -350,7 +357,10 @@ def _record(
     p = parts
     state.epoch = row["epoch"]
     state.history.append(row)
-    score = -row["train_loss"] if row["val_iou"] is None else row["val_iou"]
+    if cfg.select == "last":  # every epoch supersedes the one before
+        score = float(row["epoch"])
+    else:
+        score = -row["train_loss"] if row["val_iou"] is None else row["val_iou"]
     improved = score > state.best_score
     if improved:
         state.best_score, state.best_epoch, state.best_val_iou = score, row["epoch"], row["val_iou"]
@@ -409,7 +419,10 @@ def _run(
             f"val_loss {_fmt(row['val_loss'])} val_iou {_fmt(row['val_iou'])} "
             f"{row['seconds']:.1f} s (eta {eta})"
         )
-    log(f"stopped: {reason}; best epoch {state.best_epoch} (val_iou {_fmt(state.best_val_iou)})")
+    log(
+        f"stopped: {reason}; model: epoch {state.best_epoch} ({cfg.select}, "
+        f"val_iou {_fmt(state.best_val_iou)})"
+    )
     return _finish(out_dir, cfg, state, device, train_items, reason)
 
 
