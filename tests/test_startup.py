@@ -110,6 +110,13 @@ def test_batch_size_check_itself():
     assert schema_error({"sheets": "x", "train": {"batch_size": 2}}, SCHEMA) is None
 
 
+def test_patience_with_the_last_epoch_kept_is_refused():
+    with pytest.raises(ConfigError, match="train.patience"):
+        input_checks.check_model_selection({"train": {"select": "last", "patience": 3}})
+    input_checks.check_model_selection({"train": {"select": "best", "patience": 3}})
+    input_checks.check_model_selection({"train": {"select": "last", "patience": None}})
+
+
 def test_generated_sheets_are_read_where_synth_writes_them():
     """The demo reads its generated images or their archive; any other place would find nothing
     to ingest after synth ran, so it stops at start naming the key."""

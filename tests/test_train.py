@@ -212,6 +212,8 @@ def test_thin_weight_makes_a_missed_stem_cost_more(name):
 def test_bad_settings_are_rejected():
     with pytest.raises(ValueError, match="thin_weight"):
         small_config(thin_weight=0.5).validate()
+    with pytest.raises(ValueError, match="patience"):
+        small_config(select="last", patience=2).validate()
     with pytest.raises(ValueError, match="batch_size"):
         small_config(batch_size=1).validate()
     with pytest.raises(ConfigError, match="'train.learning_rate'"):

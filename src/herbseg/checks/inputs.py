@@ -127,6 +127,17 @@ def check_batch_size(config: dict[str, Any]) -> None:
         )  # fmt: skip
 
 
+def check_model_selection(config: dict[str, Any]) -> None:
+    """``train.patience`` stops when the best epoch stops improving; with ``train.select: last``
+    every epoch is the model, so it would never stop: a contradiction, not a no-op."""
+    train = config["train"]
+    if train.get("select") == "last" and train.get("patience") is not None:
+        raise ConfigError(
+            "train.patience", f"is {train['patience']}, but early stopping watches the best "
+            "epoch and train.select is 'last'; set patience to null or select to 'best'."
+        )  # fmt: skip
+
+
 def check_devices(config: dict[str, Any], *, local: bool = True) -> None:
     """``cuda`` asked for on a machine without one fails only after ingest and resizing.
 
@@ -210,5 +221,6 @@ CHECKS[:0] = [
     check_sheets,
     check_annotations,
     check_batch_size,
+    check_model_selection,
     check_cpu_runtime,
 ]

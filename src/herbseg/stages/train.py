@@ -130,6 +130,8 @@ class TrainConfig:
             )
         if self.select not in ("best", "last"):
             raise ValueError(f"select must be 'best' or 'last', got {self.select!r}")
+        if self.select == "last" and self.patience is not None:
+            raise ValueError("patience (early stopping on the best epoch) needs select 'best'")
         if self.thin_weight < 1:
             raise ValueError(f"thin_weight must be at least 1, got {self.thin_weight}")
         if self.batch_size < 2:
