@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from scipy import ndimage as ndi
 
 from herbseg.io.geometry import frame_to_grid, image_to_frame, mask_to_frame, plan
 from herbseg.measurement.refine import THIN_FOR_PLANTS, RefineSettings, band_px, refine_edges
@@ -172,3 +173,68 @@ def test_frame_pipeline_round_trip_shapes():
     assert frame.shape == (64, 64, 3)
     grid = frame_to_grid(mask_to_frame(truth, geom).astype(np.float32), geom, W // 2, H // 2)
     assert grid.shape == (H // 2, W // 2)
+
+
+def scanned(draw, scale: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """A sheet as a scanner sees it: ``draw(image, cover)`` paints at ``scale``× resolution; the
+    sheet is that averaged down and softened by a 3×3 optic, the leaf's texture far busier than
+    the paper's. Returns the sheet and each pixel's true leaf cover (0..1)."""
+    im = Image.new("RGB", (W * scale, H * scale), PAPER)
+    cover = Image.new("L", (W * scale, H * scale), 0)
+    draw(ImageDraw.Draw(im), ImageDraw.Draw(cover), scale)
+    fine = np.asarray(cover, dtype=np.float32) / 255.0
+    cover = fine.reshape(H, scale, W, scale).mean(axis=(1, 3))
+    rgb = np.asarray(im.resize((W, H), Image.BOX), dtype=np.float32)
+    rng = np.random.default_rng(2)
+    texture = rng.normal(0, 14, (H, W, 1)) * (1 + rng.normal(0, 0.2, (1, 1, 3)))
+    rgb = rgb + texture * cover[..., None] + rng.normal(0, 1.5, (H, W, 3))
+    k = np.array([0.25, 0.5, 0.25])
+    for axis in (0, 1):  # the scanner's optic: a separable 3×3 blur
+        rgb = sum(w * np.roll(rgb, s, axis=axis) for w, s in zip(k, (-1, 0, 1)))
+    return np.clip(rgb, 0, 255).astype(np.uint8), cover
+
+
+def test_a_blurred_outline_is_drawn_at_half_cover():
+    """The paper's colours vary far less than a leaf's: a model with a covariance each called a
+    pixel a fifth covered "leaf", drawing the outline a pixel wide all round."""
+
+    def draw(im, cover, s):
+        for target, fill in ((im, LEAF), (cover, 255)):
+            target.polygon([(x * s, y * s) for x, y in lanceolate(300, 450, 560, 90)], fill=fill)
+
+    rgb, cover = scanned(draw)
+    truth = cover >= 0.5
+    # a network sure of the leaf out to two sheet pixels beyond it (a third of its frame pixel)
+    prob, scale = coarse_probability(ndi.binary_dilation(truth, iterations=2), frame=128)
+    refined, done = refine_edges(prob, rgb, band_px(RefineSettings(), scale))
+    assert done
+    rim = (cover > 0.05) & (cover < 0.35)  # the paper side of the outline
+    assert refined[rim].mean() < 0.25
+    assert abs(int(refined.sum()) - int(truth.sum())) / truth.sum() < 0.015
+    assert iou(refined, truth) > 0.98
+
+
+def test_a_pale_leaf_beside_dark_leaves_keeps_its_margin():
+    """The leaf colour is the nearby interior's: half-way between the paper and the mean of a sheet
+    of dark leaves, a pale leaf of the paper's own hue falls on the paper's side, and the sheet's
+    refinement was abandoned (its own interior misjudged) or its margin cut away."""
+    pale = (196, 190, 170)
+
+    def draw(im, cover, s):
+        for x in (150, 450):
+            poly = [(px * s, py * s) for px, py in lanceolate(x, 230, 400, 200)]
+            im.polygon(poly, fill=(90, 87, 78))
+        poly = [(px * s, py * s) for px, py in lanceolate(300, 700, 340, 160)]
+        im.polygon(poly, fill=pale)
+        cover.polygon(poly, fill=255)
+
+    rgb, pale_cover = scanned(draw)
+    pale_truth = pale_cover >= 0.5
+    dark = (rgb.astype(int).sum(axis=2) < 400) & ~pale_truth
+    dark_prob, scale = coarse_probability(dark, frame=256)
+    pale_prob, _ = coarse_probability(pale_truth, frame=256)
+    prob = np.maximum(dark_prob, 0.9 * pale_prob)  # the network less sure of the pale leaf
+    refined, done = refine_edges(prob, rgb, band_px(RefineSettings(), scale))
+    assert done
+    assert refined[pale_truth].mean() > 0.985
+    assert iou(refined & (pale_cover > 0), pale_truth) > 0.985
