@@ -13,7 +13,7 @@ pieces of evidence, as log-odds:
   learned from a ring just outside the mask, the leaf's from the mask's confident interior, both
   on this sheet only (so paper tint, scan exposure and leaf colour need no global setting).
 
-Two choices in that colour model keep the outline where a person would put it:
+Three choices in that colour model keep the outline where a person would put it:
 
 * One covariance for both, the mean of the two (a linear discriminant), so that an outline pixel
   half leaf and half paper falls on the boundary, as a half-covered pixel does in a mask drawn or
@@ -26,9 +26,13 @@ Two choices in that colour model keep the outline where a person would put it:
   the two means, and on a sheet of dark red, orange and green leaves a pale pink leaf is nearer
   the paper than that sheet-wide mean (LeafMachine2 LowRes_9 lost its margin). Where too little
   interior lies within that window, the sheet-wide mean stands in.
+* The pair with a covariance each keeps a veto: the evidence is the more paper-ward of the two
+  ratios. The paper ring shows what else lies around the mask (translucent tape across a leaf,
+  shadows); its own covariance calls those paper, where the linear rule would add anything on the
+  leaf's side of half-way (the demo's tape strips: test IoU 0.981 -> 0.979 without the veto).
 
-Validation plants (seed 5150) against a covariance each: pooled IoU 0.853 -> 0.895, stem recall
-0.905 -> 0.939 (with ``thin`` 0.05; BENCHMARKS.md, "Outlines half-way between leaf and paper").
+Validation plants (seed 5150) against the pair alone: pooled IoU 0.853 -> 0.895, stem recall
+0.905 -> 0.940 (with ``thin`` 0.05; BENCHMARKS.md, "Outlines at half cover").
 
 Only pixels within ``band`` frame pixels inside the outline and ``reach`` bands outside it are
 re-decided, so a label or a stain elsewhere cannot be pulled in; the network's low probability on
@@ -70,8 +74,8 @@ class RefineSettings:
     ``reach``: how far outside the outline pixels may be added, in bands. ``context``: the paper
     ring reaches ``context`` bands beyond that. ``evidence``: the most log-odds colour may add or
     remove. ``leaf_scale``: the leaf colour is the interior's mean within a Gaussian window of
-    this many bands (module docstring). ``min_accuracy``: the colour model must classify its own samples at least this well,
-    else the sheet keeps the net's mask.
+    this many bands (module docstring). ``min_accuracy``: the colour model must classify its own
+    samples at least this well, else the sheet keeps the net's mask.
     Built by :meth:`herbseg.stages.predict.PredictSettings.refine_for` from the ``predict:``
     section and the model's mask class.
     """
@@ -105,19 +109,37 @@ def band_px(settings: RefineSettings, grid_px_per_frame_px: float) -> int:
     return max(1, round(settings.band * grid_px_per_frame_px))
 
 
-class _Discriminant:
-    """Leaf against paper in Lab with one shared covariance (the mean of the two classes'):
-    ``score`` is the log-likelihood ratio, linear in the colour and zero half-way between the
-    paper mean and the leaf mean given for each pixel (module docstring: why)."""
+class _Gaussian:
+    """A full-covariance Gaussian in Lab; ``score`` is its log-density up to a shared constant."""
+
+    def __init__(self, x: np.ndarray):
+        self.mean = x.mean(axis=0)
+        self.cov = np.cov(x.T) + np.eye(3) * 1e-2  # flat paper has near-zero variance in a channel
+        self.inv = np.linalg.inv(self.cov)
+        self.logdet = float(np.linalg.slogdet(self.cov)[1])
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        d = x - self.mean
+        return -0.5 * np.einsum("ij,jk,ik->i", d, self.inv, d) - 0.5 * self.logdet
+
+
+class LeafPaperColours:
+    """Leaf against paper in Lab, as log-odds: the smaller of two log-likelihood ratios, so a
+    colour counts as leaf only where both call it so (module docstring: why each).
+
+    * Linear: one shared covariance (the mean of the two classes'), zero half-way between the
+      paper mean and the leaf mean given for each pixel.
+    * Quadratic: a covariance each, the sheet-wide leaf mean.
+    """
 
     def __init__(self, leaf: np.ndarray, paper: np.ndarray):
-        cov = (np.cov(leaf.T) + np.cov(paper.T)) / 2 + np.eye(3) * 1e-2  # flat paper: no variance
-        self.inv = np.linalg.inv(cov)
-        self.paper = paper.mean(axis=0)
+        self.leaf, self.paper = _Gaussian(leaf), _Gaussian(paper)
+        self.shared_inv = np.linalg.inv((self.leaf.cov + self.paper.cov) / 2)
 
     def score(self, x: np.ndarray, leaf_mean: np.ndarray) -> np.ndarray:
-        w = (leaf_mean - self.paper) @ self.inv
-        return np.einsum("ij,ij->i", x - (leaf_mean + self.paper) / 2, w)
+        w = (leaf_mean - self.paper.mean) @ self.shared_inv
+        linear = np.einsum("ij,ij->i", x - (leaf_mean + self.paper.mean) / 2, w)
+        return np.minimum(linear, self.leaf.score(x) - self.paper.score(x))
 
 
 class _LocalMean:
@@ -233,15 +255,14 @@ def refine_edges(
     if leaf_s.sum() < 50 or paper_s.sum() < 50 or not zone.any():
         return mask, False
     leaf_lab, paper_lab = _lab(img, leaf_s), _lab(img, paper_s)
-    colours = _Discriminant(leaf_lab, paper_lab)
+    colours = LeafPaperColours(leaf_lab, paper_lab)
     near = _LocalMean(img, core, band, s.leaf_scale)
     correct = (colours.score(leaf_lab, near.at(leaf_s)) > 0).sum() + (
         colours.score(paper_lab, near.at(paper_s)) <= 0
     ).sum()
     if correct / (len(leaf_lab) + len(paper_lab)) < s.min_accuracy:
         return mask, False
-    colour = colours.score(_lab(img, zone), near.at(zone))
-    colour = np.clip(colour, -s.evidence, s.evidence)
+    colour = np.clip(colours.score(_lab(img, zone), near.at(zone)), -s.evidence, s.evidence)
     refined = core.copy()
     refined[zone] = _logit(p[zone]) - _logit(threshold) + colour > 0
     if faint is not None:  # beyond the outline band, only thin structures may be added
