@@ -143,33 +143,34 @@ class LeafPaperColours:
 
 
 class _LocalMean:
-    """The mean colour of ``core`` pixels near each pixel: Gaussian-weighted (``sigma`` blocks)
-    sums of ``block``×``block`` tiles, so the window costs a few hundred thousand tiles, not
-    millions of pixels. Where the window holds under ~6 tiles' worth of ``core``, the sheet-wide
-    ``core`` mean is blended in."""
+    """The mean colour of ``core`` pixels near each pixel: a Gaussian window ``sigma`` pixels wide
+    over sums in square tiles an eighth of that, so the window costs a few thousand tiles, and
+    only core pixels are read. The sheet-wide core mean is blended in with the weight of
+    ``0.006 sigma²`` core pixels (about six squares a band wide, at the default scale), so it
+    stands in where the window holds little or no core."""
 
-    def __init__(self, rgb: np.ndarray, core: np.ndarray, block: int, sigma: float):
+    def __init__(self, rgb: np.ndarray, core: np.ndarray, sigma: float):
+        self.tile = tile = max(1, int(sigma // 8))
         h, w = core.shape
-        th, tw = -(-h // block), -(-w // block)
-        weight = np.zeros((th * block, tw * block), np.float32)
-        weight[:h, :w] = core
-        colour = np.zeros((th * block, tw * block, 3), np.float32)
-        colour[:h, :w] = rgb
-        colour *= weight[..., None]
-        weight = weight.reshape(th, block, tw, block).sum(axis=(1, 3))
-        colour = colour.reshape(th, block, tw, block, 3).sum(axis=(1, 3))
-        prior = 1e-3 * block * block  # the sheet-wide mean's weight in every window
-        sheet = colour.reshape(-1, 3).sum(axis=0) / max(float(weight.sum()), 1.0)
-        weight = ndi.gaussian_filter(weight, sigma) + prior
-        colour = np.stack([ndi.gaussian_filter(colour[..., c], sigma) for c in range(3)], -1)
+        th, tw = -(-h // tile), -(-w // tile)
+        rows, cols = np.nonzero(core)
+        index = (rows // tile) * tw + cols // tile
+        weight = np.bincount(index, minlength=th * tw).astype(np.float64).reshape(th, tw)
+        pixels = rgb[rows, cols].astype(np.float64)
+        colour = np.stack(
+            [np.bincount(index, pixels[:, c], th * tw).reshape(th, tw) for c in range(3)], -1
+        )
+        prior = 1e-3 * tile * tile  # the sheet-wide mean's weight in every window
+        sheet = pixels.mean(axis=0) if len(pixels) else np.zeros(3)
+        weight = ndi.gaussian_filter(weight, sigma / tile) + prior
+        colour = np.stack([ndi.gaussian_filter(colour[..., c], sigma / tile) for c in range(3)], -1)
         mean = (colour + prior * sheet) / weight[..., None]
         self.lab = rgb2lab(np.clip(mean / 255.0, 0.0, 1.0)).astype(np.float32)
-        self.block = block
 
     def at(self, where: np.ndarray) -> np.ndarray:
         """The local leaf mean in Lab for the True pixels of ``where`` (N×3, their order)."""
         rows, cols = np.nonzero(where)
-        return self.lab[rows // self.block, cols // self.block]
+        return self.lab[rows // self.tile, cols // self.tile]
 
 
 def _lab(rgb: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -256,7 +257,7 @@ def refine_edges(
         return mask, False
     leaf_lab, paper_lab = _lab(img, leaf_s), _lab(img, paper_s)
     colours = LeafPaperColours(leaf_lab, paper_lab)
-    near = _LocalMean(img, core, band, s.leaf_scale)
+    near = _LocalMean(img, core, band * s.leaf_scale)
     correct = (colours.score(leaf_lab, near.at(leaf_s)) > 0).sum() + (
         colours.score(paper_lab, near.at(paper_s)) <= 0
     ).sum()
