@@ -31,8 +31,8 @@ Three choices in that colour model keep the outline where a person would put it:
   shadows); its own covariance calls those paper, where the linear rule would add anything on the
   leaf's side of half-way (the demo's tape strips: test IoU 0.981 -> 0.979 without the veto).
 
-Validation plants (seed 5150) against the pair alone: pooled IoU 0.853 -> 0.895, stem recall
-0.905 -> 0.940 (with ``thin`` 0.05; BENCHMARKS.md, "Outlines at half cover").
+Validation plants (seed 5150), the real-sheet model: pooled IoU 0.853 -> 0.896, stem recall
+0.905 -> 0.941 (``thin`` 0.1 before, 0.05 now; BENCHMARKS.md, "Outlines at half cover").
 
 Only pixels within ``band`` frame pixels inside the outline and ``reach`` bands outside it are
 re-decided, so a label or a stain elsewhere cannot be pulled in; the network's low probability on
@@ -94,10 +94,10 @@ class RefineSettings:
 
 # ``predict.refine_thin: auto`` for models that mark whole plants. Chosen on a synthetic validation
 # collection (seed 5150, 12 sheets of 1500×2200, the real-sheet recipe's model at 512 px), never on
-# the held-out seed 90210 or a real sheet. With the shared-covariance colour model: pooled IoU
-# 0.853 (off), 0.882 (0.2), 0.894 (0.1), 0.895 (0.05), 0.891 (0.03); stem-pixel recall 0.65, 0.81,
-# 0.89, 0.94, 0.96; on 4 sparse wiry validation plants (seed 5151) 0.05 against 0.1: IoU 0.878 vs
-# 0.846, stem recall 0.81 vs 0.61 (BENCHMARKS.md).
+# the held-out seed 90210 or a real sheet: pooled IoU 0.851 (off), 0.883 (0.2), 0.894 (0.1), 0.896
+# (0.05), 0.892 (0.03); stem-pixel recall 0.63, 0.80, 0.89, 0.94, 0.96. On 4 sparse wiry
+# validation plants (seed 5151) 0.05 against 0.1: IoU 0.879 vs 0.847, stem recall 0.81 vs 0.61
+# (BENCHMARKS.md, "Outlines at half cover").
 THIN_FOR_PLANTS = 0.05
 
 
