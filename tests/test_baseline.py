@@ -9,9 +9,9 @@ from PIL import Image
 
 from herbseg.io.images import read_mask
 from herbseg.measurement.metrics import confusion, scores
+from herbseg.measurement.sheet_region import find_sheet
 from herbseg.stages.baseline import (
     BaselineSettings,
-    find_sheet,
     fit_model,
     load_fitted,
     save_fitted,

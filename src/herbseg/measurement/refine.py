@@ -64,7 +64,9 @@ from skimage.color import rgb2lab
 
 @dataclass(frozen=True)
 class RefineSettings:
-    """``predict.refine_edges``, ``refine_band`` and ``refine_thin``; the rest are fixed.
+    """``predict.refine_edges``, ``refine_band``, ``refine_thin`` and ``sheet_only``; the rest
+    are fixed. ``sheet_only`` is not refinement's own: it travels here because it too reads the
+    sheet on the mask's grid (:func:`herbseg.model.masks.write_prediction`).
 
     ``band``: half-width of the uncertain zone inside the outline, in frame pixels (1.0 = one
     frame pixel, the resolution of the network's outline). ``thin``: the probability from which
@@ -83,6 +85,7 @@ class RefineSettings:
     enabled: bool = field(default=True, metadata={"config": "predict.refine_edges"})
     band: float = field(default=1.0, metadata={"config": "predict.refine_band"})
     thin: float = field(default=0.0, metadata={"config": "predict.refine_thin", "resolved": True})
+    sheet_only: bool = field(default=True, metadata={"config": "predict.sheet_only"})
     thin_width: float = field(default=2.0, metadata={"fixed": True})
     reach: float = field(default=1.0, metadata={"fixed": True})
     context: float = field(default=3.0, metadata={"fixed": True})

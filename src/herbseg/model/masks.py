@@ -15,6 +15,7 @@ import numpy as np
 from herbseg.io.images import write_mask
 from herbseg.io.tables import mask_row
 from herbseg.measurement.refine import RefineSettings, refine_edges
+from herbseg.measurement.sheet_region import sheet_region
 
 
 def write_prediction(
@@ -30,7 +31,9 @@ def write_prediction(
 ) -> tuple[dict, bool]:
     """Threshold ``prob`` (``h×w``, the mask's grid), re-decide its outline by the sheet's colours
     within ``band`` pixels when ``band`` > 0 and ``sheet_rgb()`` gives the sheet on that grid (None:
-    it cannot be read, keep the network's mask), write ``<out_dir>/<sheet_id>.png``.
+    it cannot be read, keep the network's mask), clear what lies beyond the sheet's paper there
+    (``refine.sheet_only``: the table or scanner lid around a photographed sheet;
+    :mod:`herbseg.measurement.sheet_region`), write ``<out_dir>/<sheet_id>.png``.
 
     Returns the predictions-table row and whether the edges were refined.
     """
@@ -39,6 +42,9 @@ def write_prediction(
         rgb = sheet_rgb()
         if rgb is not None:
             mask, refined = refine_edges(prob, rgb, band, threshold, refine)
+            region = sheet_region(rgb) if refine is None or refine.sheet_only else None
+            if region is not None:
+                mask &= region
     return write_mask_row(mask, sheet_id, out_dir, sheet_size), refined
 
 

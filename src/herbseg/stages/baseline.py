@@ -41,7 +41,6 @@ from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 from skimage.filters import threshold_otsu
 from skimage.measure import label, regionprops
-from skimage.morphology import convex_hull_image
 
 from herbseg.config.settings import settings_from
 from herbseg.io.files import atomic_write_text, write_csv
@@ -50,6 +49,7 @@ from herbseg.io.images import SheetError, load_rgb, read_mask, write_mask
 from herbseg.io.progress import Progress
 from herbseg.io.tables import PREDICTION_COLUMNS, read_table, read_tables
 from herbseg.measurement.postprocess import PostprocessSettings, clean
+from herbseg.measurement.sheet_region import find_sheet
 
 METHODS = ("otsu", "learned")
 MODEL_FORMAT = "herbseg-baseline/1"
@@ -162,37 +162,6 @@ def _resize_rgb(rgb: np.ndarray, long_side: int) -> np.ndarray:
     return np.asarray(
         Image.fromarray(rgb).resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2)
     )
-
-
-def find_sheet(lab: np.ndarray, margin: float) -> np.ndarray:
-    """The sheet: convex hull of the largest bright component, shrunk by ``margin`` of its size.
-
-    A scan that is all paper gives the whole frame; a photograph on a table gives the paper
-    only, so the table's wood grain and shadows can never be taken for plant.
-    """
-    lightness = lab[..., 0]
-    if float(lightness.max() - lightness.min()) < 1.0:
-        return np.ones(lightness.shape, bool)
-    bright = lightness > threshold_otsu(lightness)
-    labels, n = ndi.label(bright)
-    if n == 0:
-        return np.ones(lightness.shape, bool)
-    sizes = np.bincount(labels.ravel())[1:]
-    paper = labels == (1 + int(np.argmax(sizes)))
-    step = max(1, max(paper.shape) // 256)  # the hull of a subsampled mask is as good and fast
-    hull = convex_hull_image(paper[::step, ::step])
-    hull = (
-        np.asarray(
-            Image.fromarray(hull.astype(np.uint8) * 255).resize(
-                (paper.shape[1], paper.shape[0]), Image.Resampling.NEAREST
-            )
-        )
-        >= 128
-    )
-    pad = round(margin * max(paper.shape))
-    if pad > 0:
-        hull = ndi.binary_erosion(hull, iterations=pad, border_value=0)
-    return hull if hull.any() else np.ones(lightness.shape, bool)
 
 
 def _hue_deg(lab: np.ndarray) -> np.ndarray:

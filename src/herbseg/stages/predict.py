@@ -64,6 +64,7 @@ class PredictSettings:
     refine_edges: bool = True
     refine_band: float = 1.0
     refine_thin: float | str = "auto"
+    sheet_only: bool = True
     tiles: TileSettings = field(default_factory=TileSettings)
 
     def refine_for(self, mask_class: str | None) -> RefineSettings:
@@ -77,7 +78,10 @@ class PredictSettings:
         if thin == "auto":
             thin = THIN_FOR_PLANTS if mask_class == "plant" else 0.0
         return RefineSettings(
-            enabled=bool(self.refine_edges), band=float(self.refine_band), thin=float(thin)
+            enabled=bool(self.refine_edges),
+            band=float(self.refine_band),
+            thin=float(thin),
+            sheet_only=bool(self.sheet_only),
         )
 
 

@@ -1,0 +1,52 @@
+"""The sheet within its image (herbseg.measurement.sheet_region) and predict's use of it: what a
+network marks on the table or scanner lid around a photographed sheet is cleared."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from herbseg.io.images import read_mask
+from herbseg.measurement.refine import RefineSettings
+from herbseg.measurement.sheet_region import sheet_region
+from herbseg.model.masks import write_prediction
+from tests.helpers import DRAWN_H, DRAWN_W, drawn_sheet
+
+
+def predicted(tmp_path, prob: np.ndarray, rgb: np.ndarray, settings: RefineSettings) -> np.ndarray:
+    row, _ = write_prediction(
+        prob, "s", tmp_path, (DRAWN_W, DRAWN_H), threshold=0.5, band=2, refine=settings,
+        sheet_rgb=lambda: rgb,
+    )  # fmt: skip
+    return read_mask(row["mask_path"])
+
+
+def test_the_table_around_a_photographed_sheet_is_cleared(tmp_path):
+    rgb, plant = drawn_sheet()  # the paper spans x 20..W-20, y 15..H-15 on a dark table
+    table = np.zeros_like(plant)
+    table[:, 4:16] = True  # a strip of the table the network half-marks, as on LeafMachine2
+    table[:10, 60:200] = True
+    prob = np.where(plant, 0.95, np.where(table, 0.8, 0.02)).astype(np.float32)
+    kept = predicted(tmp_path / "off", prob, rgb, RefineSettings(sheet_only=False))
+    assert kept[table].mean() > 0.9  # the premise: refinement alone keeps it (dark, not paper)
+    mask = predicted(tmp_path / "on", prob, rgb, RefineSettings())
+    assert not mask[table].any()
+    assert mask[plant].mean() > 0.97
+    assert np.array_equal(mask & ~table, kept & ~table)  # nothing on the sheet changes
+
+
+def test_a_scan_of_the_paper_alone_is_left_as_it_is():
+    rgb, _ = drawn_sheet()
+    paper = rgb[15:-15, 20:-20]  # no table in view
+    assert sheet_region(paper) is None
+
+
+def test_a_leaf_reaching_the_paper_edge_keeps_it():
+    rgb, _ = drawn_sheet()
+    big = np.asarray(Image.fromarray(rgb).resize((DRAWN_W * 4, DRAWN_H * 4)))  # a 4x larger scan
+    region = sheet_region(big)
+    assert region is not None and region.shape == big.shape[:2]
+    assert region[60:-60, 80:-80].mean() > 0.9999  # the paper (its corners rounded by a pixel)
+    edges = region[100:-100, 80], region[100:-100, -81], region[60, 100:-100], region[-61, 100:-100]
+    assert all(edge.all() for edge in edges)  # to its very edge
+    assert not region[:, :40].any() and not region[:20].any()  # the table
