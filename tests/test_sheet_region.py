@@ -50,3 +50,15 @@ def test_a_leaf_reaching_the_paper_edge_keeps_it():
     edges = region[100:-100, 80], region[100:-100, -81], region[60, 100:-100], region[-61, 100:-100]
     assert all(edge.all() for edge in edges)  # to its very edge
     assert not region[:, :40].any() and not region[:20].any()  # the table
+
+
+def test_a_leaf_across_the_whole_sheet_keeps_both_halves():
+    """A dark blade from one edge of the paper to the other cuts the paper in two; the sheet is
+    both halves and the blade, not the hull of the larger half."""
+    rgb, _ = drawn_sheet()
+    rgb = rgb.copy()
+    rgb[160:230, 18:-18] = (60, 90, 40)  # the blade, edge to edge across the paper
+    region = sheet_region(rgb)
+    assert region is not None
+    assert region[30:-30, 30:-30].all()
+    assert not region[:, :10].any()  # the table is still cleared
