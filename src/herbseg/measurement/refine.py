@@ -164,7 +164,7 @@ class _LocalMean:
             [np.bincount(index, pixels[:, c], th * tw).reshape(th, tw) for c in range(3)], -1
         )
         prior = 1e-3 * tile * tile  # the sheet-wide mean's weight in every window
-        sheet = pixels.mean(axis=0) if len(pixels) else np.zeros(3)
+        sheet = pixels.mean(axis=0)  # core is never empty: refine_edges returns before then
         weight = ndi.gaussian_filter(weight, sigma / tile) + prior
         colour = np.stack([ndi.gaussian_filter(colour[..., c], sigma / tile) for c in range(3)], -1)
         mean = (colour + prior * sheet) / weight[..., None]

@@ -18,6 +18,8 @@ from skimage.color import rgb2lab
 from skimage.filters import threshold_otsu
 from skimage.morphology import convex_hull_image
 
+from herbseg.io.geometry import image_to_grid, output_size
+
 # The hull is found on the image brought to this long side: the table beyond a sheet is tens of
 # sheet pixels wide at least, and the hull of a 256-px picture costs a few milliseconds.
 LONG_SIDE = 256
@@ -65,12 +67,7 @@ def sheet_region(rgb: np.ndarray) -> np.ndarray | None:
     picture it is found on so that a plant touching the paper's edge keeps that edge; None when
     the sheet fills the image (a scan of the paper alone: nothing to clear)."""
     h, w = rgb.shape[:2]
-    scale = LONG_SIDE / max(h, w)
-    if scale >= 1:
-        small = rgb
-    else:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX))
+    small = image_to_grid(rgb, *output_size(w, h, LONG_SIDE))
     hull = find_sheet(rgb2lab(small), margin=0.0)
     hull = ndi.binary_dilation(hull, iterations=1)
     if hull.all():
