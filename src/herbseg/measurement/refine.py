@@ -3,8 +3,8 @@
 The network sees a sheet squeezed into its frame (a 2000×3000 scan in 256×256 is 8–12 sheet
 pixels per frame pixel), so its outline is only as sharp as one frame pixel: pointed tips and
 narrow lobes come back short, and per-leaf lengths were ~5 % low on the demo collection. The
-sheet itself is sharp. Near the predicted outline each sheet pixel is re-decided by adding two
-pieces of evidence, as log-odds:
+sheet itself is sharp. Every pixel of the predicted mask, and every sheet pixel near its outline,
+is re-decided by adding two pieces of evidence, as log-odds:
 
 * the network's: ``logit(p) - logit(threshold)``, ``p`` its probability brought onto the sheet's
   grid (so with no colour evidence the answer is the network's own);
@@ -34,9 +34,17 @@ Three choices in that colour model keep the outline where a person would put it:
 Validation plants (seed 5150), the real-sheet model: pooled IoU 0.853 -> 0.896, stem recall
 0.905 -> 0.941 (``thin`` 0.1 before, 0.05 now; BENCHMARKS.md, "Outlines at half cover").
 
-Only pixels within ``band`` frame pixels inside the outline and ``reach`` bands outside it are
-re-decided, so a label or a stain elsewhere cannot be pulled in; the network's low probability on
-stems and petioles keeps a leaf from growing along them, which colour alone would not.
+Inside the outline nothing is fixed: paper the network filled in is taken out wherever its colour
+outweighs the network's probability, however deep it lies. At 512 px a frame pixel is 3–4 sheet
+pixels, and the network fills the paper between close culms, stems and lobes and in holes several
+frame pixels across; with only the outermost band re-decided (the rule until 2026-12-03), 73 % of
+the false-positive pixels on the validation plants lay deeper than that band, and pooled IoU was
+0.895 (0.932 now; stem recall 0.940 and 0.939; BENCHMARKS.md, "The paper inside the mask"). A
+pale patch on a leaf is not the paper's colour, and the little evidence it gives does not
+outweigh the network (LeafMachine2, looked at: what goes is paper in holes and between lobes, and
+pens). Outside, only pixels within ``reach`` bands of the outline are added, so a label or a stain
+elsewhere cannot be pulled in; the network's low probability on stems and petioles keeps a leaf
+from growing along them, which colour alone would not.
 
 Whole-plant masks want those stems. A stem, root or culm one to three sheet pixels wide is a
 fraction of a frame pixel, so the network marks it faintly (validation synthetic plants at 512 px:
@@ -68,16 +76,17 @@ class RefineSettings:
     are fixed. ``sheet_only`` is not refinement's own: it travels here because it too reads the
     sheet on the mask's grid (:func:`herbseg.model.masks.write_prediction`).
 
-    ``band``: half-width of the uncertain zone inside the outline, in frame pixels (1.0 = one
-    frame pixel, the resolution of the network's outline). ``thin``: the probability from which
-    pixels connected to the mask are re-decided too (0: off; thin stems, module docstring);
-    ``thin_width``: beyond the outline band, what they add must fit within this many bands of
-    its axis (two bands: 2 frame pixels either side), else it is not added.
-    ``reach``: how far outside the outline pixels may be added, in bands. ``context``: the paper
-    ring reaches ``context`` bands beyond that. ``evidence``: the most log-odds colour may add or
-    remove. ``leaf_scale``: the leaf colour is the interior's mean within a Gaussian window of
-    this many bands (module docstring). ``min_accuracy``: the colour model must classify its own
-    samples at least this well, else the sheet keeps the net's mask.
+    ``band``: in frame pixels (1.0 = one frame pixel, the resolution of the network's outline),
+    the depth inside the outline beyond which the leaf colour is sampled, and the unit of the
+    distances below. ``thin``: the probability from which pixels connected to the mask are
+    re-decided too (0: off; thin stems, module docstring). ``thin_width``: beyond the outline
+    band, what they add must fit within this many bands of its axis (two bands: 2 frame pixels
+    either side), else it is not added. ``reach``: how far outside the outline pixels may be
+    added, in bands. ``context``: the paper ring reaches ``context`` bands beyond that.
+    ``evidence``: the most log-odds colour may add or remove. ``leaf_scale``: the leaf colour is
+    the interior's mean within a Gaussian window of this many bands (module docstring).
+    ``min_accuracy``: the colour model must classify its own samples at least this well, else
+    the sheet keeps the net's mask.
     Built by :meth:`herbseg.stages.predict.PredictSettings.refine_for` from the ``predict:``
     section and the model's mask class.
     """
@@ -243,10 +252,10 @@ def refine_edges(
     x0, x1 = max(0, cols[0] - pad), min(mask.shape[1], cols[-1] + pad + 1)
     m, img, p = mask[y0:y1, x0:x1], rgb[y0:y1, x0:x1], prob[y0:y1, x0:x1]
     inside = ndi.distance_transform_edt(m).astype(np.float32)  # to the background, inside
-    core = inside > band
+    core = inside > band  # the leaf's colour is sampled here, away from mixed outline pixels
     del inside
     outside = ndi.distance_transform_edt(~m).astype(np.float32)  # to the mask, outside it
-    zone = (m & ~core) | (~m & (outside <= outer))
+    zone = m | (outside <= outer)  # every mask pixel, and the band outside the outline
     paper = (outside > outer) & (outside <= ring)
     if faint is not None:  # thin structures: re-decided too, and never sampled as paper
         f = faint[y0:y1, x0:x1] & ~m
@@ -266,9 +275,11 @@ def refine_edges(
     ).sum()
     if correct / (len(leaf_lab) + len(paper_lab)) < s.min_accuracy:
         return mask, False
+    net = _logit(p) - _logit(threshold)
+    refined = net > s.evidence  # the network is surer than colour can outweigh: no need to ask
+    zone &= np.abs(net) <= s.evidence
     colour = np.clip(colours.score(_lab(img, zone), near.at(zone)), -s.evidence, s.evidence)
-    refined = core.copy()
-    refined[zone] = _logit(p[zone]) - _logit(threshold) + colour > 0
+    refined[zone] = net[zone] + colour > 0
     if faint is not None:  # beyond the outline band, only thin structures may be added
         refined &= ~(beyond & _wide(refined, band * s.thin_width))
     out = mask.copy()
