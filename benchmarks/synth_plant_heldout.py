@@ -11,7 +11,9 @@ masks with each ``predict.refine_thin`` side by side (``auto`` follows the model
 whole-plant models).
 
 Run: .venv/bin/python benchmarks/synth_plant_heldout.py --model results/violaceae/recipe/model
-Writes ``<out>/results.md`` and ``<out>/per_sheet_thin_<value>.csv``.
+Writes ``<out>/results.md`` (with the wrong pixels split by where they lie: false positives
+near the true outline, a little and far outside it; missed stem and other pixels) and
+``<out>/per_sheet_thin_<value>.csv``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import argparse
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+from scipy import ndimage as ndi
 
 from herbseg.io.images import read_mask
 from herbseg.model.card import read_card
@@ -31,10 +35,20 @@ from herbseg.stages.evaluate import evaluate
 from herbseg.stages.ingest import ingest
 from herbseg.stages.predict import PredictSettings, predict_shard
 from herbseg.stages.resize import resize_shard
-from herbseg.synth.plant import generate_plant_collection
+from herbseg.synth.plant import KINDS, generate_plant_collection
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 90210
+SPLIT = ("fp near", "fp 2-5 px", "fp further", "missed stem", "missed, other")
+
+
+def error_split(pred: np.ndarray, truth: np.ndarray, stems: np.ndarray) -> list[int]:
+    """Wrong pixels by where they lie: false positives within 1.5 sheet pixels of the true
+    outline, 1.5-5 pixels out, further out; missed stem pixels; other missed pixels."""
+    out = ndi.distance_transform_edt(~truth)
+    fp, fn = pred & ~truth, truth & ~pred
+    parts = [fp & (out <= 1.5), fp & (out > 1.5) & (out <= 5), fp & (out > 5), fn & stems]
+    return [int(a.sum()) for a in parts] + [int((fn & ~stems).sum())]
 
 
 def main() -> None:
@@ -43,6 +57,7 @@ def main() -> None:
     ap.add_argument("--sheets", type=int, default=20)
     ap.add_argument("--seed", type=int, default=SEED,
                     help="5150: where predict.refine_thin was chosen")  # fmt: skip
+    ap.add_argument("--kind", choices=KINDS, help="every sheet of this kind (default: mixed)")
     ap.add_argument("--frame", type=int, default=256)
     ap.add_argument("--tiles", type=int, default=0, help="tiled at this long side (0: frame)")
     ap.add_argument("--threads", type=int, default=2)
@@ -54,7 +69,7 @@ def main() -> None:
     data = args.out / "collection"
     if not (data / "truth.csv").exists():
         generate_plant_collection(data, args.sheets, args.seed, 1500, 2200, 200,
-                                  workers=args.threads)  # fmt: skip
+                                  workers=args.threads, kind=args.kind)  # fmt: skip
     manifest, _, _ = ingest(str(data / "sheets"), str(data / "masks"), args.out / "ingest",
                             checksum=False, log=print)  # fmt: skip
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)
@@ -63,6 +78,7 @@ def main() -> None:
     mask_class = read_card(args.model).get("mask_class")
     truth = dict(zip(rows["sheet_id"], rows["mask_path"]))
     resized = None
+    splits: dict[str, list[int]] = {}
     md = ("| predict.refine_thin | IoU | Dice | precision | recall | stem-pixel recall | sheets |\n"
           "|---|---|---|---|---|---|---|\n")  # fmt: skip
     for value in args.refine_thin:
@@ -83,16 +99,24 @@ def main() -> None:
                               "truth_path": [truth[s] for s in table["sheet_id"]]})  # fmt: skip
         per_sheet, summary = evaluate(items)
         hit = total = 0
+        wrong = [0] * len(SPLIT)
         for sid, pred in zip(table["sheet_id"], table["mask_path"]):
             stems = read_mask(data / "stems" / f"{sid}.png")
             p = read_mask(pred)
             hit, total = hit + int((p & stems).sum()), total + int(stems.sum())
+            split = error_split(p, read_mask(truth[sid]), stems)
+            wrong = [a + b for a, b in zip(wrong, split, strict=True)]
+        splits[value] = wrong
         stem_recall = hit / max(total, 1)
         per_sheet.to_csv(args.out / f"per_sheet_thin_{value}.csv", index=False)
         s = summary.iloc[0]
         md += (f"| {value} (thin {refine.thin:g}) | {s.iou:.3f} | {s.dice:.3f} | "
                f"{s.precision:.3f} | {s.recall:.3f} | {stem_recall:.3f} | "
                f"{int(s.n_sheets)} |\n")  # fmt: skip
+    md += "\n| wrong pixels: predict.refine_thin | " + " | ".join(SPLIT) + " |\n"
+    md += "|---" * (len(SPLIT) + 1) + "|\n"
+    for value, wrong in splits.items():
+        md += f"| {value} | " + " | ".join(f"{n:,}" for n in wrong) + " |\n"
     md += (f"\nmodel {args.model} (mask_class {mask_class}), seed {args.seed}, "
            f"{'tiles ' + str(args.tiles) if args.tiles else 'frame ' + str(args.frame)}, "
            f"load {os.getloadavg()[0]:.1f}\n")  # fmt: skip

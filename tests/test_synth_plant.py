@@ -35,6 +35,8 @@ def test_collection_is_reproducible_and_spans_kinds_and_colours(tmp_path):
     assert read_mask(tmp_path / "a" / "masks" / "synth_0003.png").any()
     kinds = {generate_plant_sheet(11, 200, 300, 50, index=i).truth["kind"] for i in range(30)}
     assert kinds == set(KINDS)
+    wiry = generate_plant_collection(tmp_path / "w", 3, 11, 300, 440, 70, kind="wiry")
+    assert set(wiry["kind"]) == {"wiry"}
 
 
 def test_leaf_colours_include_yellow_red_and_pale():

@@ -313,8 +313,10 @@ PLANT_TRUTH_COLUMNS = (
 
 
 def _write_one(job: tuple) -> dict:
-    out, seed, index, width, height, dpi, mask_class = job
-    sheet = generate_plant_sheet(seed, width, height, dpi, index=index, mask_class=mask_class)
+    out, seed, index, width, height, dpi, mask_class, kind = job
+    sheet = generate_plant_sheet(
+        seed, width, height, dpi, index=index, mask_class=mask_class, kind=kind
+    )
     sid = S.sheet_id(index)
     out_dir = Path(out)
     Image.fromarray(sheet.rgb, "RGB").save(
@@ -334,12 +336,14 @@ def generate_plant_collection(
     dpi: float = 300.0,
     workers: int = 1,
     mask_class: str = "plant",
+    kind: str | None = None,
 ) -> pd.DataFrame:
-    """Write ``n_sheets`` plant sheets, their masks, stem masks (``stems/``) and ``truth.csv``."""
+    """Write ``n_sheets`` plant sheets, their masks, stem masks (``stems/``) and ``truth.csv``;
+    ``kind`` draws every sheet of one kind (a wiry-only validation set), None mixes them."""
     out = Path(out_dir)
     for sub in ("sheets", "masks", "stems"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    jobs = [(str(out), int(seed), i, int(width), int(height), float(dpi), mask_class)
+    jobs = [(str(out), int(seed), i, int(width), int(height), float(dpi), mask_class, kind)
             for i in range(n_sheets)]  # fmt: skip
     if workers > 1 and n_sheets > 1:
         with multiprocessing.get_context().Pool(min(workers, n_sheets)) as pool:
