@@ -275,7 +275,7 @@ def test_a_colour_the_paper_ring_shows_is_not_called_leaf():
 def test_paper_the_network_filled_between_close_blades_is_taken_out():
     """At 512 px a frame pixel is 3-4 sheet pixels and the network fills the paper between close
     culms and lobes; that paper lies deeper inside its mask than the outline band, which was all
-    refinement re-decided until 2026-12-03 (73 % of the false positives on the validation plants)."""
+    refinement re-decided until 2026-12-03 (73 % of the validation plants' false positives)."""
     im = Image.new("RGB", (W, H), PAPER)
     truth = Image.new("L", (W, H), 0)
     for x0 in (130, 300):  # two blades 150 px wide with 20 px of paper between them
