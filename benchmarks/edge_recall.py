@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from herbseg.io.geometry import frame_to_grid, image_to_frame, plan
 from herbseg.io.images import read_mask
 from herbseg.model.infer import predict_proba
 from herbseg.model.network import load_model
@@ -33,10 +34,12 @@ TABLE = (25, 22, 24)
 
 
 def probability(net: torch.nn.Module, rgb: np.ndarray, frame: int) -> np.ndarray:
-    """The network's probability on the sheet's grid, from one squashed frame."""
-    small = np.asarray(Image.fromarray(rgb).resize((frame, frame), Image.BILINEAR))
-    p = predict_proba(net, small[None], "cpu")[0]
-    return np.asarray(Image.fromarray(p).resize((rgb.shape[1], rgb.shape[0]), Image.BILINEAR))
+    """The network's probability on the sheet's grid, from one squashed frame (the resize
+    and predict stages' geometry)."""
+    h, w = rgb.shape[:2]
+    geom = plan(w, h, frame, "squash")
+    p = predict_proba(net, image_to_frame(rgb, geom)[None], "cpu")[0]
+    return frame_to_grid(p, geom, w, h)
 
 
 def main() -> None:

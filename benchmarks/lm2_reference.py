@@ -56,8 +56,9 @@ EDGE = 12  # pixels off the sheet region's hull (grown by its 256-px picture's p
 GREY = 12.0  # CIELAB chroma below which a pixel inside a `cut` box is not leaf
 
 
-def paper_distance(rgb: np.ndarray, region: np.ndarray) -> np.ndarray:
-    """CIELAB distance of every pixel from the median colour of the sheet's bright grey paper."""
+def paper_distance(rgb: np.ndarray, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CIELAB distance of every pixel from the median colour of the sheet's bright grey paper,
+    and every pixel's chroma."""
     lab = rgb2lab(rgb)
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     paper = (lab[..., 0] > 80) & (chroma < GREY) & region
