@@ -10,7 +10,9 @@ Sheets are predicted the workflow's way (resize to the model's frame,
 masks with each ``predict.refine_thin`` side by side (``auto`` follows the model's card: on for
 whole-plant models).
 
-Run: .venv/bin/python benchmarks/synth_plant_heldout.py --model results/violaceae/recipe/model
+``--tta`` averages the four flips, as ``config/violaceae_recipe.yaml`` predicts.
+
+Run: .venv/bin/python benchmarks/synth_plant_heldout.py --model results/violaceae/recipe/model --tta
 Writes ``<out>/results.md`` (with the wrong pixels split by where they lie: false positives
 near the true outline, a little and far outside it; missed stem and other pixels) and
 ``<out>/per_sheet_thin_<value>.csv``.
@@ -58,9 +60,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=SEED,
                     help="5150: where predict.refine_thin was chosen")  # fmt: skip
     ap.add_argument("--kind", choices=KINDS, help="every sheet of this kind (default: mixed)")
-    ap.add_argument("--frame", type=int, default=256)
+    ap.add_argument("--frame", type=int, default=None, help="default: the model card's frame")
     ap.add_argument("--tiles", type=int, default=0, help="tiled at this long side (0: frame)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tta", action="store_true", help="predict.tta: average the four flips")
     ap.add_argument("--refine-thin", nargs="+", default=["auto"],
                     help="predict.refine_thin values scored side by side")  # fmt: skip
     ap.add_argument("--out", type=Path, default=REPO / "results" / "synth_plant_heldout")
@@ -75,7 +78,9 @@ def main() -> None:
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net = load_model(args.model, str(device))
-    mask_class = read_card(args.model).get("mask_class")
+    card = read_card(args.model)
+    mask_class = card.get("mask_class")
+    args.frame = args.frame or int(card.get("frame_size", 256))
     truth = dict(zip(rows["sheet_id"], rows["mask_path"]))
     resized = None
     splits: dict[str, list[int]] = {}
@@ -93,7 +98,7 @@ def main() -> None:
             if resized is None:
                 resized = resize_shard(rows, args.out / "resize", frame=args.frame,
                                        threads=args.threads)  # fmt: skip
-            table = predict_shard(net, resized, masks, device=device, sheets=rows,
+            table = predict_shard(net, resized, masks, device=device, sheets=rows, tta=args.tta,
                                   refine=refine, threads=args.threads, log=print)  # fmt: skip
         items = pd.DataFrame({"sheet_id": table["sheet_id"], "pred_path": table["mask_path"],
                               "truth_path": [truth[s] for s in table["sheet_id"]]})  # fmt: skip
@@ -118,7 +123,8 @@ def main() -> None:
     for value, wrong in splits.items():
         md += f"| {value} | " + " | ".join(f"{n:,}" for n in wrong) + " |\n"
     md += (f"\nmodel {args.model} (mask_class {mask_class}), seed {args.seed}, "
-           f"{'tiles ' + str(args.tiles) if args.tiles else 'frame ' + str(args.frame)}, "
+           f"{'tiles ' + str(args.tiles) if args.tiles else 'frame ' + str(args.frame)}"
+           f"{', tta' if args.tta else ''}, "
            f"load {os.getloadavg()[0]:.1f}\n")  # fmt: skip
     (args.out / "results.md").write_text(md)
     print(md)

@@ -1,11 +1,11 @@
-"""CPU cost per sheet of tiled prediction vs. one frame, measured side by side in one run.
+"""CPU cost per sheet of tiled prediction and of flip averaging vs. one frame, side by side.
 
 Each sheet is predicted by the same network (DeepLabV3+ with the recipe's Lite0 encoder; the
-weights do not change the cost) three ways, one after the other, and the wall time of each is
-recorded: one ``--frame`` frame per sheet (what ``predict`` does), and tiles of ``--frame`` px at
+weights do not change the cost) four ways, one after the other, and the wall time of each is
+recorded: one ``--frame`` frame per sheet (what ``predict`` does), the same frame and its three
+flips averaged (``predict.tta``, the real-sheet recipe's setting), and tiles of ``--frame`` px at
 long side 1024 and 2048 (``herbseg.model.tiles``, quarter overlap). Reported as seconds per sheet
-and
-as the ratio to the single frame, with the machine's load average (the machine is shared).
+and as the ratio to the single frame, with the machine's load average (the machine is shared).
 
 Run: .venv/bin/python benchmarks/tiles_cost.py [--sheets 3] [--threads 2]
 Writes results/benchmarks/tiles_cost.csv and .md.
@@ -54,6 +54,11 @@ def main() -> None:
         predict_proba(model, frame[None], device)
         single = time.perf_counter() - t0
         row = {"sheet": path.name, "sheet_px": f"{w}x{h}", "single_frame_s": round(single, 2)}
+        t0 = time.perf_counter()
+        frame = np.asarray(Image.fromarray(rgb).resize((args.frame, args.frame)))
+        predict_proba(model, frame[None], device, tta=True)
+        flips = time.perf_counter() - t0
+        row |= {"tta_s": round(flips, 2), "tta_ratio": round(flips / single, 1)}
         for long_side in (1024, 2048):
             s = TileSettings(True, long_side, args.frame, 0.25)
             f = long_side / max(w, h)

@@ -7,7 +7,8 @@ and augmentation for real variation (hue, paper tone, stains, JPEG quality, scal
 ``herbseg.model.augment``). Settings come from ``config/violaceae.yaml`` and
 ``config/violaceae_recipe.yaml`` (CPU; add ``config/violaceae_recipe_gpu.yaml`` for a GPU)
 merged over ``config/config.yaml``; the mix
-(synthetic sheets, their seed, how often each real sheet is seen per epoch) is set here.
+(synthetic sheets, their seed, the share with paperweights on them, how often each real sheet is
+seen per epoch) is set here.
 
 * ``--folds k`` (default 5): k-fold cross-validation over the QC-passed annotated sheets (the
   fold assignment of ``benchmarks/violaceae.py``); per fold the classical baseline (learned on
@@ -26,7 +27,9 @@ CV:         .venv/bin/python benchmarks/violaceae_recipe.py --folds 5
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -95,10 +98,20 @@ def synthetic(
     if n == 0:
         return []
     folder = out / "synth"
-    if not (folder / "truth.csv").exists():
-        mask_class = cfg["model"]["mask_class"]
-        generate_plant_collection(folder, n, args.synth_seed, 750, 1000, 90,
-                                  workers=args.threads, mask_class=mask_class)  # fmt: skip
+    drawn = {"sheets": n, "seed": args.synth_seed, "paperweights": args.synth_paperweights,
+             "mask_class": cfg["model"]["mask_class"]}  # fmt: skip
+    stamp = folder / "drawn.json"
+    if (
+        not (folder / "truth.csv").exists()
+        or not stamp.exists()
+        or json.loads(stamp.read_text()) != drawn
+    ):
+        shutil.rmtree(folder, ignore_errors=True)
+        generate_plant_collection(
+            folder, n, args.synth_seed, 750, 1000, 90, workers=args.threads,
+            mask_class=drawn["mask_class"], paperweights=args.synth_paperweights,
+        )  # fmt: skip
+        stamp.write_text(json.dumps(drawn))
     manifest, _, _ = ingest(str(folder / "sheets"), str(folder / "masks"), folder / "ingest",
                             checksum=False, log=log)  # fmt: skip
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)
@@ -145,8 +158,10 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--only-folds", type=int, nargs="*", default=None, help="run these folds")
     ap.add_argument("--epochs", type=int, default=None, help="override train.epochs")
-    ap.add_argument("--synth-sheets", type=int, default=12, help="synthetic plant sheets mixed in")
+    ap.add_argument("--synth-sheets", type=int, default=24, help="synthetic plant sheets mixed in")
     ap.add_argument("--synth-seed", type=int, default=2114)
+    ap.add_argument("--synth-paperweights", type=float, default=0.5,
+                    help="share of synthetic sheets with paperweights")  # fmt: skip
     ap.add_argument("--real-repeat", type=int, default=2, help="real sheets per epoch, times")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--refine-labels", action="store_true",
@@ -242,6 +257,7 @@ def main() -> None:
                 device=device,
                 batch_size=8,
                 threshold=cfg["predict"].get("threshold", 0.5),
+                tta=bool(cfg["predict"].get("tta", False)),
                 threads=args.threads,
                 sheets=test,
                 refine=refine,

@@ -53,3 +53,22 @@ def test_leaf_colours_include_yellow_red_and_pale():
     assert any(r > g + 40 for r, g, b in hues), "a red or orange plant"
     assert any(r > 160 and g > 140 and b < 110 for r, g, b in hues), "a yellow plant"
     assert any(min(r, g, b) > 110 and g > 140 for r, g, b in hues), "a pale plant"
+
+
+def test_paperweights_cover_the_plant_and_leave_the_rest_of_the_sheet_as_it_was():
+    """Paperweights (washers, coins, pens) are drawn with their own generator: the sheet without
+    them is the sheet with them outside their boxes and shadows; what they cover leaves the
+    mask, and the truth lists what was laid."""
+    plain = generate_plant_sheet(7, 300, 430, 70, index=2, kind="herb")
+    laid = generate_plant_sheet(7, 300, 430, 70, index=2, kind="herb", paperweights=1.0)
+    weights = laid.truth["clutter"]["paperweights"]
+    assert weights and {w["kind"] for w in weights} <= {"washer", "coin", "pen"}
+    assert plain.truth["clutter"]["paperweights"] == []
+    near = np.zeros(plain.mask.shape, bool)
+    for w in weights:
+        x0, y0, x1, y1 = w["box"]
+        near[max(0, y0 - 15) : y1 + 15, max(0, x0 - 15) : x1 + 15] = True
+    changed = (plain.rgb != laid.rgb).any(-1)
+    assert changed.any() and not changed[~near].any()
+    assert not (laid.mask & ~plain.mask).any(), "a paperweight is never plant"
+    assert (plain.mask & ~laid.mask).sum() > 500, "this draw lays a pen across the plant"

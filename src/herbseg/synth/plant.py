@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw
 
 from herbseg.io.images import write_mask
 from herbseg.synth import sheets as S
+from herbseg.synth.paperweights import draw_paperweights
 
 MASK_CLASSES = ("leaf", "plant")
 KINDS = ("herb", "grass", "wiry", "rosette")
@@ -223,11 +224,14 @@ def generate_plant_sheet(
     index: int | None = None,
     mask_class: str = "plant",
     kind: str | None = None,
+    paperweights: float = 0.0,
 ) -> S.SyntheticSheet:
-    """One sheet of a plant of ``kind`` (drawn at random when None) and its ``mask_class`` mask.
+    """One sheet of a plant of ``kind`` (drawn at random when None) and its ``mask_class`` mask;
+    with probability ``paperweights`` the sheet also carries washers, coins or pens laid on it
+    to hold it flat as it was photographed (:mod:`herbseg.synth.paperweights`).
 
     ``truth`` also carries ``kind``, ``stem_px`` (pixels of stems, petioles, roots, culms: the
-    thin structures a frame can lose) and the plant and leaf areas.
+    thin structures a frame can lose), the plant and leaf areas, and the paperweights laid.
     """
     if mask_class not in MASK_CLASSES:
         raise ValueError(f"mask_class must be one of {MASK_CLASSES}, got {mask_class!r}")
@@ -282,6 +286,9 @@ def generate_plant_sheet(
     if rng.random() < 0.6:
         _roots(scene, thin, bases, region)
     S._draw_clutter(scene, layout, stems)
+    own = np.random.default_rng([seed, 15] if index is None else [seed, index, 15])
+    laid = own.random() < paperweights
+    scene.clutter["paperweights"] = draw_paperweights(scene, own, region) if laid else []
     leaf_mask = (scene.labels > 0) & ~scene.cover
     plant_mask = ((scene.labels > 0) | thin | parts) & ~scene.cover
     thin &= ~scene.cover & ~(scene.labels > 0)
@@ -313,9 +320,16 @@ PLANT_TRUTH_COLUMNS = (
 
 
 def _write_one(job: tuple) -> dict:
-    out, seed, index, width, height, dpi, mask_class, kind = job
+    out, seed, index, width, height, dpi, mask_class, kind, paperweights = job
     sheet = generate_plant_sheet(
-        seed, width, height, dpi, index=index, mask_class=mask_class, kind=kind
+        seed,
+        width,
+        height,
+        dpi,
+        index=index,
+        mask_class=mask_class,
+        kind=kind,
+        paperweights=paperweights,
     )
     sid = S.sheet_id(index)
     out_dir = Path(out)
@@ -337,14 +351,17 @@ def generate_plant_collection(
     workers: int = 1,
     mask_class: str = "plant",
     kind: str | None = None,
+    paperweights: float = 0.0,
 ) -> pd.DataFrame:
     """Write ``n_sheets`` plant sheets, their masks, stem masks (``stems/``) and ``truth.csv``;
-    ``kind`` draws every sheet of one kind (a wiry-only validation set), None mixes them."""
+    ``kind`` draws every sheet of one kind (a wiry-only validation set), None mixes them;
+    ``paperweights``: the share of sheets with paperweights on them
+    (:func:`generate_plant_sheet`)."""
     out = Path(out_dir)
     for sub in ("sheets", "masks", "stems"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    jobs = [(str(out), int(seed), i, int(width), int(height), float(dpi), mask_class, kind)
-            for i in range(n_sheets)]  # fmt: skip
+    jobs = [(str(out), int(seed), i, int(width), int(height), float(dpi), mask_class, kind,
+             float(paperweights)) for i in range(n_sheets)]  # fmt: skip
     if workers > 1 and n_sheets > 1:
         with multiprocessing.get_context().Pool(min(workers, n_sheets)) as pool:
             rows = pool.map(_write_one, jobs, chunksize=1)
