@@ -32,6 +32,14 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "leafmachine2_demo"
 
 
+def one_frame(model, rgb: np.ndarray, size: int, device, tta: bool) -> float:
+    """Seconds to bring the sheet into one frame and predict it (``tta``: and its three flips)."""
+    t0 = time.perf_counter()
+    frame = np.asarray(Image.fromarray(rgb).resize((size, size)))
+    predict_proba(model, frame[None], device, tta=tta)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sheets", type=int, default=3)
@@ -49,16 +57,10 @@ def main() -> None:
         rgb = load_rgb(path)
         h, w = rgb.shape[:2]
         load0 = os.getloadavg()[0]
-        t0 = time.perf_counter()
-        frame = np.asarray(Image.fromarray(rgb).resize((args.frame, args.frame)))
-        predict_proba(model, frame[None], device)
-        single = time.perf_counter() - t0
-        row = {"sheet": path.name, "sheet_px": f"{w}x{h}", "single_frame_s": round(single, 2)}
-        t0 = time.perf_counter()
-        frame = np.asarray(Image.fromarray(rgb).resize((args.frame, args.frame)))
-        predict_proba(model, frame[None], device, tta=True)
-        flips = time.perf_counter() - t0
-        row |= {"tta_s": round(flips, 2), "tta_ratio": round(flips / single, 1)}
+        single = one_frame(model, rgb, args.frame, device, tta=False)
+        flips = one_frame(model, rgb, args.frame, device, tta=True)
+        row = {"sheet": path.name, "sheet_px": f"{w}x{h}", "single_frame_s": round(single, 2),
+               "tta_s": round(flips, 2), "tta_ratio": round(flips / single, 1)}  # fmt: skip
         for long_side in (1024, 2048):
             s = TileSettings(True, long_side, args.frame, 0.25)
             f = long_side / max(w, h)

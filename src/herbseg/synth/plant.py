@@ -216,6 +216,12 @@ def _rosette(scene: S._Scene, region: S.Box) -> list[tuple[np.ndarray, float]]:
     return stems
 
 
+def _stream(seed: int, index: int | None, stream: int) -> np.random.Generator:
+    """The random numbers of one part of sheet ``index``: ``stream`` 14 draws the sheet, 15 its
+    paperweights, so adding a part never shifts the draws of another."""
+    return np.random.default_rng([seed, stream] if index is None else [seed, index, stream])
+
+
 def generate_plant_sheet(
     seed: int,
     width: int = 2000,
@@ -235,7 +241,7 @@ def generate_plant_sheet(
     """
     if mask_class not in MASK_CLASSES:
         raise ValueError(f"mask_class must be one of {MASK_CLASSES}, got {mask_class!r}")
-    rng = np.random.default_rng([seed, 14] if index is None else [seed, index, 14])
+    rng = _stream(seed, index, 14)
     ppm = float(dpi) / 25.4
     scale = float(np.clip(min(width / ppm / S._REF_MM[0], height / ppm / S._REF_MM[1]), 0.3, 1.8))
     blank = np.zeros((height, width), bool)
@@ -286,7 +292,7 @@ def generate_plant_sheet(
     if rng.random() < 0.6:
         _roots(scene, thin, bases, region)
     S._draw_clutter(scene, layout, stems)
-    own = np.random.default_rng([seed, 15] if index is None else [seed, index, 15])
+    own = _stream(seed, index, 15)  # its own stream: sheets without paperweights are unchanged
     laid = own.random() < paperweights
     scene.clutter["paperweights"] = draw_paperweights(scene, own, region) if laid else []
     leaf_mask = (scene.labels > 0) & ~scene.cover
