@@ -72,3 +72,20 @@ def test_paperweights_cover_the_plant_and_leave_the_rest_of_the_sheet_as_it_was(
     assert changed.any() and not changed[~near].any()
     assert not (laid.mask & ~plain.mask).any(), "a paperweight is never plant"
     assert (plain.mask & ~laid.mask).sum() > 500, "this draw lays a pen across the plant"
+
+
+def test_flowers_are_recorded_as_plant_on_paper_and_written_with_the_collection(tmp_path):
+    """``flowers`` marks the petals the flower-recall benchmark scores: plant, never leaf blade
+    or stem, painted (not paper-coloured); the collection writes them beside the stems."""
+    sheets = [generate_plant_sheet(9, 300, 430, 70, index=i, kind="herb") for i in range(8)]
+    flowering = [s for s in sheets if s.truth["flower_px"] > 0]
+    assert flowering, "70 % of herbs flower: one of 8 is all but certain"
+    for s in sheets:
+        assert s.flowers.sum() == s.truth["flower_px"]
+        assert s.mask[s.flowers].all() and not (s.flowers & s.thin).any()
+    s = flowering[0]
+    paper = np.median(s.rgb[~s.mask], axis=0)
+    assert np.median(np.abs(s.rgb[s.flowers].astype(int) - paper).sum(-1)) > 20
+    truth = generate_plant_collection(tmp_path, 3, 9, 300, 430, 70, kind="herb")
+    written = read_mask(tmp_path / "flowers" / "synth_0001.png")
+    assert written.sum() == truth.loc[1, "flower_px"]

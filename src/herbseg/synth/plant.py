@@ -237,7 +237,9 @@ def generate_plant_sheet(
     to hold it flat as it was photographed (:mod:`herbseg.synth.paperweights`).
 
     ``truth`` also carries ``kind``, ``stem_px`` (pixels of stems, petioles, roots, culms: the
-    thin structures a frame can lose), the plant and leaf areas, and the paperweights laid.
+    thin structures a frame can lose), ``flower_px`` (petals and flower centres not under a
+    leaf or stem: pale ones are what a network mistakes for paper), the plant and leaf areas,
+    and the paperweights laid.
     """
     if mask_class not in MASK_CLASSES:
         raise ValueError(f"mask_class must be one of {MASK_CLASSES}, got {mask_class!r}")
@@ -255,6 +257,7 @@ def generate_plant_sheet(
     kind = kind or str(rng.choice(KINDS, p=KIND_P))
     thin = blank.copy()  # stems, petioles, roots, culms
     parts = blank.copy()  # flowers, spikelets, grass blades: plant, not leaf
+    flowers = blank.copy()  # petals and their centres: what a frame loses when pale
     bases: list[np.ndarray] = []
     if kind == "grass":
         bases = _grass(scene, parts, thin, region)
@@ -288,7 +291,8 @@ def generate_plant_sheet(
             stems = stems + [(s, 1.0) for s in scapes]
         if rng.random() < 0.7:
             tips = [pts[-1] for pts, _ in stems if len(pts) > 3]
-            _flowers(scene, parts, list(rng.permutation(tips))[: int(rng.integers(1, 8))])
+            _flowers(scene, flowers, list(rng.permutation(tips))[: int(rng.integers(1, 8))])
+            parts |= flowers
     if rng.random() < 0.6:
         _roots(scene, thin, bases, region)
     S._draw_clutter(scene, layout, stems)
@@ -298,6 +302,7 @@ def generate_plant_sheet(
     leaf_mask = (scene.labels > 0) & ~scene.cover
     plant_mask = ((scene.labels > 0) | thin | parts) & ~scene.cover
     thin &= ~scene.cover & ~(scene.labels > 0)
+    flowers &= ~scene.cover & ~(scene.labels > 0) & ~thin
     mask = plant_mask if mask_class == "plant" else leaf_mask
     rgb = S._scan(rng, scene.canvas)
     truth = {
@@ -308,10 +313,12 @@ def generate_plant_sheet(
         "plant_area_mm2": float(plant_mask.sum()) / ppm**2,
         "leaf_area_mm2": float(leaf_mask.sum()) / ppm**2,
         "stem_px": int(thin.sum()),
+        "flower_px": int(flowers.sum()),
         "clutter": scene.clutter,
     }
     sheet = S.SyntheticSheet(rgb=rgb, mask=mask, px_per_mm=ppm, leaves=[], truth=truth)
     sheet.thin = thin  # type: ignore[attr-defined]  # the stems, for stem-recall benchmarks
+    sheet.flowers = flowers  # type: ignore[attr-defined]  # for flower-recall benchmarks
     return sheet
 
 
@@ -322,6 +329,7 @@ PLANT_TRUTH_COLUMNS = (
     "plant_area_mm2",
     "leaf_area_mm2",
     "stem_px",
+    "flower_px",
 )
 
 
@@ -344,6 +352,7 @@ def _write_one(job: tuple) -> dict:
     )
     write_mask(out_dir / "masks" / f"{sid}.png", sheet.mask)
     write_mask(out_dir / "stems" / f"{sid}.png", sheet.thin)  # type: ignore[attr-defined]
+    write_mask(out_dir / "flowers" / f"{sid}.png", sheet.flowers)  # type: ignore[attr-defined]
     return {"sheet_id": sid} | {k: sheet.truth[k] for k in PLANT_TRUTH_COLUMNS[1:]}
 
 
@@ -359,12 +368,13 @@ def generate_plant_collection(
     kind: str | None = None,
     paperweights: float = 0.0,
 ) -> pd.DataFrame:
-    """Write ``n_sheets`` plant sheets, their masks, stem masks (``stems/``) and ``truth.csv``;
+    """Write ``n_sheets`` plant sheets, their masks, stem and flower masks (``stems/``,
+    ``flowers/``) and ``truth.csv``;
     ``kind`` draws every sheet of one kind (a wiry-only validation set), None mixes them;
     ``paperweights``: the share of sheets with paperweights on them
     (:func:`generate_plant_sheet`)."""
     out = Path(out_dir)
-    for sub in ("sheets", "masks", "stems"):
+    for sub in ("sheets", "masks", "stems", "flowers"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     jobs = [(str(out), int(seed), i, int(width), int(height), float(dpi), mask_class, kind,
              float(paperweights)) for i in range(n_sheets)]  # fmt: skip
