@@ -51,7 +51,9 @@ class PaperTone(A.ImageOnlyTransform):
         f = img.astype(np.float32)
         light = f.mean(-1, keepdims=True)
         paper_w = np.clip((light - 150) / 60, 0, 1)  # 0 on dark plant, 1 on paper
-        ref = np.median(f.reshape(-1, 3)[light.reshape(-1) > np.percentile(light, 60)], axis=0)
+        # ">=": on a frame whose brightest 40 % share one value (flat white paper, a clipped
+        # scan) ">" selects nothing, and the median of nothing turned the whole frame black
+        ref = np.median(f.reshape(-1, 3)[light.reshape(-1) >= np.percentile(light, 60)], axis=0)
         return np.clip(f + paper_w * (target - ref), 0, 255).astype(np.uint8)
 
 
