@@ -48,7 +48,6 @@ from herbseg.config.settings import settings_from  # noqa: E402
 from herbseg.io.geometry import thin_parts  # noqa: E402
 from herbseg.io.images import read_mask  # noqa: E402
 from herbseg.measurement.label_refine import refine_labels  # noqa: E402
-from herbseg.measurement.label_unsure import UnsureSettings, write_unsure  # noqa: E402
 from herbseg.model.card import card_settings, export_model  # noqa: E402
 from herbseg.model.network import load_model  # noqa: E402
 from herbseg.reporting.overlays import OverlayItem, render_overlay  # noqa: E402
@@ -150,32 +149,6 @@ def overlays(worst: pd.DataFrame, tables: pd.DataFrame, reg: pd.DataFrame, out: 
         render_overlay(item, out / f"{rank}_{r.sheet_id}.jpg", long_side=700)
 
 
-def unsure_pairs(
-    items: pd.DataFrame, out: Path, settings: UnsureSettings, log
-) -> list[tuple[Path, ...]]:
-    """Real training pairs, each with its unsure-background mask when ``settings.band`` > 0
-    (:mod:`herbseg.measurement.label_unsure`; written under ``out``, once per frame)."""
-    plain = pairs(items)
-    if settings.band == 0:
-        return plain
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = out / "settings.json"
-    wanted = json.dumps({"band": settings.band, "min_delta_e": settings.min_delta_e})
-    if not stamp.exists() or stamp.read_text() != wanted:
-        shutil.rmtree(out)
-        out.mkdir(parents=True)
-        stamp.write_text(wanted)
-    result, counts = [], []
-    for frame, mask in plain:
-        path = out / f"{frame.stem}.png"
-        if not path.exists():
-            counts.append(write_unsure(frame, mask, path, settings))
-        result.append((frame, mask, path))
-    if counts:
-        log(f"unsure background: {len(counts)} frames, median {np.median(counts):.0f} px each")
-    return result
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, nargs="+",
@@ -193,19 +166,6 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--refine-labels", action="store_true",
                     help="train on GrabCut-refined labels; scored on the given")  # fmt: skip
-    ap.add_argument(
-        "--unsure-band",
-        type=int,
-        default=0,
-        help="frame pixels around a real label where its background is not trusted "
-        "on pixels not paper-coloured (0: off; herbseg.measurement.label_unsure)",
-    )
-    ap.add_argument(
-        "--unsure-delta-e",
-        type=float,
-        default=UnsureSettings.min_delta_e,
-        help="CIELAB difference from the paper that makes a pixel not paper",
-    )
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--reuse-models", action="store_true",
                     help="score the fold models already under --out, no training (to compare "
@@ -242,17 +202,13 @@ def main() -> None:
         train_src = prepare(out / "refined", out / "refined_masks", size, log, keep_thin=thin)
         train_src = train_src[train_src["sheet_id"].isin(ids)].reset_index(drop=True)
     synth_items = synthetic(out, cfg, args, size, thin, log)
-    unsure = UnsureSettings(args.unsure_band, args.unsure_delta_e)
-    unsure_dir = out / ("unsure_refined" if args.refine_labels else "unsure")
     repeat = args.real_repeat
     tc = train_config(cfg, args)
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
     refine = settings_from(PredictSettings, cfg["predict"], "predict").refine_for(
         cfg["model"].get("mask_class")
     )
-    log(
-        f"{len(ids)} QC-passed sheets, {len(synth_items)} synthetic, real x{repeat}, {unsure}; {tc}"
-    )
+    log(f"{len(ids)} QC-passed sheets, {len(synth_items)} synthetic, real x{repeat}; {tc}")
 
     if args.folds == 0:  # the real-sheet model
         order = np.array(ids)[np.random.default_rng(cfg["split"]["seed"]).permutation(len(ids))]
@@ -260,8 +216,7 @@ def main() -> None:
         items = train_src.assign(
             split=["val" if i in val else "train" for i in train_src["sheet_id"]]
         )
-        real = unsure_pairs(items[items["split"] == "train"], unsure_dir, unsure, log)
-        train_items = real * repeat + synth_items
+        train_items = pairs(items[items["split"] == "train"]) * repeat + synth_items
         t0 = time.perf_counter()
         result = train(train_items, pairs(items[items["split"] == "val"]), out / "final", tc, log)
         # the card carries what predict must know (frame, mask class) as the workflow's does
@@ -288,8 +243,7 @@ def main() -> None:
         seconds["baseline"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         src = train_src.merge(split, on="sheet_id")
-        real = unsure_pairs(src[src["split"] == "train"], unsure_dir, unsure, log)
-        train_items = real * repeat + synth_items
+        train_items = pairs(src[src["split"] == "train"]) * repeat + synth_items
         if args.reuse_models and (fold / "recipe" / "model").exists():
             result = f"reused {fold / 'recipe' / 'model'}"
         else:

@@ -97,17 +97,11 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
 
 
-UNSURE = -1.0  # the target value of a pixel the loss leaves out (herbseg.model.fit)
-
-
 class FrameDataset(Dataset):
     """Frame/mask pairs as ``(3×H×W float, 1×H×W float)`` tensors normalised by ``preprocess``.
 
     An index may be a plain ``int`` (no seeding: validation, or ad-hoc use) or an
     ``(index, seed)`` pair from :class:`SeededSampler`, which fixes the augmentation of that draw.
-    ``unsure_paths`` (one mask file or None per frame) marks background pixels the label may have
-    wrong (:mod:`herbseg.measurement.label_unsure`): they are moved with the mask by every
-    transform and come out as :data:`UNSURE` in the target.
     """
 
     def __init__(
@@ -116,16 +110,11 @@ class FrameDataset(Dataset):
         mask_paths: Sequence[str | os.PathLike],
         transform: A.Compose | None = None,
         normalisation: dict[str, Any] | None = None,
-        unsure_paths: Sequence[str | os.PathLike | None] | None = None,
     ):
         if len(image_paths) != len(mask_paths):
             raise ValueError(f"{len(image_paths)} images but {len(mask_paths)} masks")
-        unsure_paths = unsure_paths if unsure_paths is not None else [None] * len(image_paths)
-        if len(unsure_paths) != len(image_paths):
-            raise ValueError(f"{len(image_paths)} images but {len(unsure_paths)} unsure masks")
         self.image_paths = [Path(p) for p in image_paths]
         self.mask_paths = [Path(p) for p in mask_paths]
-        self.unsure_paths = [Path(p) if p is not None else None for p in unsure_paths]
         self.transform = transform
         self.normalisation = (
             normalisation  # the encoder's (herbseg.model.network.normalisation_for)
@@ -138,32 +127,20 @@ class FrameDataset(Dataset):
         index, seed = key if isinstance(key, tuple) else (key, None)
         image = load_rgb(self.image_paths[index])
         mask = read_mask(self.mask_paths[index])
-        unsure_path = self.unsure_paths[index]
-        unsure = read_mask(unsure_path) if unsure_path is not None else None
-        for what, m in (("mask", mask), ("unsure mask", unsure)):
-            if m is not None and image.shape[:2] != m.shape:
-                raise ValueError(
-                    f"{self.image_paths[index].name}: frame {image.shape[:2]} and {what}"
-                    f" {m.shape} differ in size"
-                )
+        if image.shape[:2] != mask.shape:
+            raise ValueError(
+                f"{self.image_paths[index].name}: frame {image.shape[:2]} and mask {mask.shape}"
+                " differ in size"
+            )
         if self.transform is not None:
             if seed is not None:
                 # One shared generator for all transforms: set_random_seed would give every
                 # transform the same stream, e.g. making hflip and vflip always coincide.
                 self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
-            if unsure is None:
-                out = self.transform(image=image, mask=mask.astype(np.uint8))
-                image, mask = out["image"], out["mask"].astype(bool)
-            else:
-                out = self.transform(image=image, masks=[mask.astype(np.uint8),
-                                                         unsure.astype(np.uint8)])  # fmt: skip
-                image = out["image"]
-                mask, unsure = (np.asarray(m).astype(bool) for m in out["masks"])
-        target = np.ascontiguousarray(mask, dtype=np.float32)
-        if unsure is not None:
-            target[unsure & ~mask] = UNSURE
+            out = self.transform(image=image, mask=mask.astype(np.uint8))
+            image, mask = out["image"], out["mask"].astype(bool)
         x = preprocess(image[None], normalisation=self.normalisation)[0]
-        y = torch.from_numpy(target)[None]
+        y = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
         return x, y
 
 
@@ -206,16 +183,15 @@ def split_ids_hash(train_ids: Sequence[str], val_ids: Sequence[str]) -> str:
 
 
 def data_facts(
-    train_items: Sequence[tuple[Path, ...]], val_items: Sequence[tuple[Path, ...]]
+    train_items: Sequence[tuple[Path, Path]], val_items: Sequence[tuple[Path, Path]]
 ) -> dict[str, Any]:
-    """What a model card says of its training data: checksums of the files (unsure masks
-    included) and of the split, and the counts; two models with equal checksums were trained on
-    the same frames and masks."""
-    paths = [p for item in (*train_items, *val_items) for p in item if p is not None]
+    """What a model card says of its training data: checksums of the files and of the split, and
+    the counts; two models with equal checksums were trained on the same frames and masks."""
+    paths = [p for item in (*train_items, *val_items) for p in item]
     return {
         "training_data_sha256": data_checksum(paths),
         "split_ids_sha256": split_ids_hash(
-            [Path(i[0]).stem for i in train_items], [Path(i[0]).stem for i in val_items]
+            [Path(i).stem for i, _ in train_items], [Path(i).stem for i, _ in val_items]
         ),
         "n_train": len(train_items),
         "n_val": len(val_items),

@@ -110,24 +110,14 @@ def thin_weights(target: torch.Tensor, weight: float, radius: int = THIN_RADIUS)
 
 class _Loss(torch.nn.Module):
     """BCE, optionally plus soft Dice (which counters the foreground/background imbalance of
-    sparse sheets), both weighted by :func:`thin_weights` when ``thin_weight`` > 1.
-
-    Target pixels below 0 (``herbseg.model.data.UNSURE``: background a coarse label may have
-    wrong) weigh 0 in both terms: the network is neither rewarded nor punished there.
-    """
+    sparse sheets), both weighted by :func:`thin_weights` when ``thin_weight`` > 1."""
 
     def __init__(self, dice: bool, thin_weight: float = 1.0) -> None:
         super().__init__()
         self.dice, self.thin_weight = dice, float(thin_weight)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        known = None
-        if bool((target < 0).any()):
-            known = (target >= 0).to(target.dtype)
-            target = target.clamp(min=0.0)
         w = thin_weights(target, self.thin_weight) if self.thin_weight > 1.0 else None
-        if known is not None:
-            w = known if w is None else w * known
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, weight=w)
         if not self.dice:
             return loss

@@ -192,16 +192,13 @@ def _stop_reason(state: TrainState, cfg: TrainConfig, spent: float) -> str | Non
 
 
 def train(
-    train_items: list[tuple[Path, ...]],
+    train_items: list[tuple[Path, Path]],
     val_items: list[tuple[Path, Path]],
     out_dir: Path,
     cfg: TrainConfig,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train DeepLabv3+ on ``(frame, mask)`` pairs, resuming a crashed run of the same config.
-
-    A training item may carry a third path, a mask of the background pixels its label may have
-    wrong (:mod:`herbseg.measurement.label_unsure`), which the loss leaves out.
 
     Returns ``epochs_run, best_epoch, best_val_iou, device, seconds, images_per_second`` where
     ``seconds`` and ``images_per_second`` cover all epochs, resumed ones included.
@@ -245,7 +242,7 @@ class _Parts:
 
 
 def _build(
-    train_items: Sequence[tuple[Path, ...]],
+    train_items: Sequence[tuple[Path, Path]],
     val_items: Sequence[tuple[Path, Path]],
     cfg: TrainConfig,
     device: torch.device,
@@ -264,11 +261,9 @@ def _build(
     sampler = SeededSampler(len(train_items), cfg.seed, shuffle=True)
     norm = get_normalisation(model)
     train_ds = FrameDataset(
-        [item[0] for item in train_items],
-        [item[1] for item in train_items],
+        *zip(*train_items, strict=True),
         build_augmentation(cfg.augment, cfg.size),
         normalisation=norm,
-        unsure_paths=[item[2] if len(item) > 2 else None for item in train_items],
     )
     val_loader = None
     if val_items:
@@ -391,7 +386,7 @@ def _record(
 
 
 def _run(
-    train_items: Sequence[tuple[Path, ...]],
+    train_items: Sequence[tuple[Path, Path]],
     val_items: Sequence[tuple[Path, Path]],
     out_dir: Path,
     cfg: TrainConfig,
