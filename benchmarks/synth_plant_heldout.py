@@ -22,7 +22,9 @@ near the true outline, a little and far outside it; missed stem and other pixels
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,7 @@ from herbseg.stages.evaluate import evaluate
 from herbseg.stages.ingest import ingest
 from herbseg.stages.predict import PredictSettings, predict_shard
 from herbseg.stages.resize import resize_shard
-from herbseg.synth.plant import KINDS, generate_plant_collection
+from herbseg.synth.plant import KINDS, generate_plant_collection, generator_digest
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 90210
@@ -71,9 +73,14 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     data = args.out / "collection"
-    if not (data / "truth.csv").exists():
+    drawn = {"sheets": args.sheets, "seed": args.seed, "kind": args.kind,
+             "generator": generator_digest()}  # fmt: skip
+    stamp = data / "drawn.json"
+    if not stamp.exists() or json.loads(stamp.read_text()) != drawn:  # drawn again if stale
+        shutil.rmtree(data, ignore_errors=True)
         generate_plant_collection(data, args.sheets, args.seed, 1500, 2200, 200,
                                   workers=args.threads, kind=args.kind)  # fmt: skip
+        stamp.write_text(json.dumps(drawn))
     manifest, _, _ = ingest(str(data / "sheets"), str(data / "masks"), args.out / "ingest",
                             checksum=False, log=print)  # fmt: skip
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)

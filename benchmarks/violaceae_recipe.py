@@ -57,7 +57,7 @@ from herbseg.stages.ingest import ingest  # noqa: E402
 from herbseg.stages.predict import PredictSettings, predict_shard  # noqa: E402
 from herbseg.stages.resize import keep_thin_labels, resize_shard  # noqa: E402
 from herbseg.stages.train import TrainConfig, train  # noqa: E402
-from herbseg.synth.plant import generate_plant_collection  # noqa: E402
+from herbseg.synth.plant import generate_plant_collection, generator_digest  # noqa: E402
 
 TRAIN_KEYS = (
     "lr",
@@ -99,7 +99,7 @@ def synthetic(
         return []
     folder = out / "synth"
     drawn = {"sheets": n, "seed": args.synth_seed, "paperweights": args.synth_paperweights,
-             "mask_class": cfg["model"]["mask_class"]}  # fmt: skip
+             "mask_class": cfg["model"]["mask_class"], "generator": generator_digest()}  # fmt: skip
     stamp = folder / "drawn.json"
     if (
         not (folder / "truth.csv").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import ndimage
 
 from herbseg.io.images import read_mask
 from herbseg.synth.plant import KINDS, generate_plant_collection, generate_plant_sheet
@@ -89,3 +90,34 @@ def test_flowers_are_recorded_as_plant_on_paper_and_written_with_the_collection(
     truth = generate_plant_collection(tmp_path, 3, 9, 300, 430, 70, kind="herb")
     written = read_mask(tmp_path / "flowers" / "synth_0001.png")
     assert written.sum() == truth.loc[1, "flower_px"]
+
+
+def test_pressed_petals_mark_the_flowers_only_and_tell_pale_ones_from_paper(monkeypatch):
+    """The pressed-petal texture (veins, a browned margin) changes flower pixels and nothing else:
+    drawn from its own stream, it leaves every other pixel as the flat flowers left it. A pale
+    flower's margin is darker than its middle, as a dried petal's is."""
+    import herbseg.synth.plant as P
+
+    sheets = [generate_plant_sheet(9, 300, 430, 70, index=i, kind="herb") for i in range(8)]
+    monkeypatch.setattr(P, "_press_petals", lambda *a, **k: None)
+    flat = [generate_plant_sheet(9, 300, 430, 70, index=i, kind="herb") for i in range(8)]
+    changed = 0
+    for s, f in zip(sheets, flat, strict=True):
+        assert np.array_equal(s.mask, f.mask) and np.array_equal(s.flowers, f.flowers)
+        differ = (s.rgb != f.rgb).any(-1)
+        # petals over a leaf (leaf in the mask) or under a tape strip are textured too
+        near = ndimage.binary_dilation(s.flowers, iterations=16)
+        near |= ndimage.binary_dilation(s.mask, iterations=2)
+        assert not (differ & ~near).any(), "a stray draw from the sheet's stream moves it all"
+        changed += int((differ & s.flowers).sum())
+    assert changed > 0.3 * sum(int(s.flowers.sum()) for s in sheets)
+    # a pale flower (one colour a sheet): its margin is darker than its middle, and than paper
+    pale = 0
+    for s in (s for s in sheets if s.flowers.sum() > 40):
+        inner = ndimage.binary_erosion(s.flowers, iterations=2)
+        lum = s.rgb.astype(float).mean(-1)
+        if inner.sum() > 10 and lum[inner].mean() > 180:
+            edge = s.flowers & ~inner
+            assert lum[edge].mean() < min(lum[inner].mean(), np.median(lum[~s.mask]))
+            pale += 1
+    assert pale, "some of these sheets bear pale flowers"

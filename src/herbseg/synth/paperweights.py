@@ -6,7 +6,9 @@ real-sheet model, trained on mounted sheets, marked them as plant (LowRes_11: +1
 from its washers and pen). With paperweights on half of its 24 synthetic sheets it marks less of
 them (+3.3 %), and the validation plants score the same as without (BENCHMARKS.md, "Flips
 averaged, more synthetic sheets, and paperweights on the sheet"). Plastic ones come in the colours
-sold, metal ones in steel and brass.
+sold, metal ones in light and dark steel, brass and copper, worn: dark steel washers were
+added after LowRes_11's (about RGB 95, 88, 84) stayed marked as plant, so that sheet is no
+longer an untouched test of them.
 
 They are painted last, over the plant, and what they cover leaves the truth, as a tape strip's
 body does. Their soft shadow falls on paper and plant alike and covers nothing: a shaded leaf is
@@ -29,7 +31,12 @@ _PLASTIC = np.array(
      (30, 30, 35)],
     np.float32,
 )  # fmt: skip
-_METAL = np.array([(170, 172, 176), (140, 142, 150), (190, 150, 90), (180, 110, 70)], np.float32)
+# Zinc-plated and plain steel, dark (oxidised, oiled) steel, brass, copper.
+_METAL = np.array(
+    [(170, 172, 176), (140, 142, 150), (112, 108, 106), (84, 82, 82), (190, 150, 90),
+     (180, 110, 70)],
+    np.float32,
+)  # fmt: skip
 
 
 def _disc_rgba(rng: np.random.Generator, r_out: float, r_in: float, colour: np.ndarray,
@@ -48,6 +55,10 @@ def _disc_rgba(rng: np.random.Generator, r_out: float, r_in: float, colour: np.n
     rim = np.exp(-(((d - r_out + 1.5) / 1.2) ** 2)) * (0.25 if metal else 0.1)
     grain = rng.normal(0, 4 if metal else 2, (size, size))
     rgb = colour[None, None, :] * shade[..., None] * (1 - rim[..., None]) + grain[..., None]
+    if metal:  # worn metal: patches of rust and of rubbed-bright steel
+        wear = S._lowfreq(rng, size, size, max(3.0, r_out / 3))
+        rgb += (np.array([150, 100, 70]) - rgb) * np.clip(wear - 1.0, 0, 1)[..., None] * 0.5
+        rgb *= 1 + 0.08 * np.clip(-wear - 1.0, 0, 1)[..., None]
     out = np.zeros((size, size, 4), np.uint8)
     out[..., :3] = np.clip(rgb, 0, 255).astype(np.uint8)
     out[..., 3] = (alpha * 255).astype(np.uint8)
@@ -99,7 +110,7 @@ def draw_paperweights(scene: S._Scene, rng: np.random.Generator, region: S.Box) 
             rgba = _pen_rgba(rng, scene.mm(rng.uniform(110, 150)), scene.mm(rng.uniform(8, 11)),
                              rng.uniform(0, 2 * math.pi))  # fmt: skip
         else:
-            metal = kind == "coin" or rng.random() < 0.3
+            metal = kind == "coin" or rng.random() < 0.5
             palette = _METAL if metal else _PLASTIC
             colour = palette[int(rng.integers(len(palette)))] + rng.normal(0, 6, 3)
             r_out = scene.mm(rng.uniform(9, 22) if kind == "washer" else rng.uniform(8, 13))

@@ -19,6 +19,7 @@ A sheet depends only on ``(seed, index)``, like the demo's.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import multiprocessing
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from herbseg.io.images import write_mask
 from herbseg.synth import sheets as S
@@ -116,10 +118,14 @@ def _roots(scene: S._Scene, plant: np.ndarray, bases: list[np.ndarray], region: 
     _draw(scene, plant, paint)
 
 
-def _flowers(scene: S._Scene, plant: np.ndarray, tips: list[np.ndarray]) -> None:
+def _flowers(
+    scene: S._Scene, plant: np.ndarray, tips: list[np.ndarray], texture: np.random.Generator
+) -> None:
+    """Flowers at ``tips``: petals round a centre, then pressed-petal texture from ``texture``."""
     rng = scene.rng
     colour = _colour(rng, _FLOWER_COLOURS)
     centre = _colour(rng, np.array([(220, 190, 50), (90, 60, 40)], np.float32))
+    drawn: list[tuple[np.ndarray, float]] = []
 
     def paint(draw: ImageDraw.ImageDraw) -> None:
         for tip in tips:
@@ -132,8 +138,48 @@ def _flowers(scene: S._Scene, plant: np.ndarray, tips: list[np.ndarray]) -> None
             draw.ellipse(
                 (tip[0] - r / 4, tip[1] - r / 4, tip[0] + r / 4, tip[1] + r / 4), fill=centre
             )
+            drawn.append((tip, r))
 
+    before = plant.copy()
     _draw(scene, plant, paint)
+    for tip, r in drawn:
+        _press_petals(scene, plant & ~before, tip, r, texture)
+
+
+def _press_petals(
+    scene: S._Scene, flowers: np.ndarray, tip: np.ndarray, r: float, rng: np.random.Generator
+) -> None:
+    """Give one flower's flat fill what a pressed flower shows: veins fanning from the centre, a
+    margin browned on drying, a deeper base and mottled translucency.
+
+    Why: a flat cream or white fill is all but paper, so a network trained on it learns that pale
+    flowers are paper (flower-pixel recall 0.02-0.08 on cream ones). Real pale petals are told from
+    paper by exactly these marks. Drawn from ``rng``, a stream of their own, so the rest of a sheet
+    is the same pixel for pixel as with flat flowers.
+    """
+    R = 1.15 * r
+    x0, y0 = max(0, int(tip[0] - R) - 1), max(0, int(tip[1] - R) - 1)
+    x1, y1 = min(scene.width, int(tip[0] + R) + 2), min(scene.height, int(tip[1] + R) + 2)
+    if x0 >= x1 or y0 >= y1:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dx, dy = xx - float(tip[0]), yy - float(tip[1])
+    d = np.hypot(dx, dy) / R
+    own = flowers[y0:y1, x0:x1] & (d <= 1.0)
+    if not own.any():
+        return
+    theta = np.arctan2(dy, dx)
+    veins = np.clip((np.cos(rng.integers(10, 24) * theta + rng.uniform(0, 6.3)) - 0.8) / 0.2, 0, 1)
+    shade = 1.0 - rng.uniform(0.06, 0.22) * veins * (d > 0.25)
+    shade -= rng.uniform(0.0, 0.2) * np.clip(1 - d / 0.5, 0, 1)  # a deeper base
+    h, w = own.shape
+    shade += rng.uniform(0.02, 0.06) * S._lowfreq(rng, h, w, max(2.0, 0.3 * r))
+    inside = ndimage.distance_transform_edt(own)
+    rim = np.clip(1.5 - inside / max(1.0, rng.uniform(0.15, 0.5) * scene.ppm), 0, 1)
+    brown = np.array([150, 105, 60], np.float32) * rng.uniform(0.8, 1.1)
+    patch = scene.canvas[y0:y1, x0:x1].astype(np.float32) * shade[..., None]
+    patch += (brown - patch) * (rng.uniform(0.15, 0.5) * rim)[..., None]
+    scene.canvas[y0:y1, x0:x1][own] = np.clip(patch[own], 0, 255).astype(np.uint8)
 
 
 def _blade_poly(pts: np.ndarray, width: float) -> list[tuple[float, float]]:
@@ -216,9 +262,22 @@ def _rosette(scene: S._Scene, region: S.Box) -> list[tuple[np.ndarray, float]]:
     return stems
 
 
+def generator_digest() -> str:
+    """A short digest of the synthetic generators' source, for caches of drawn collections.
+
+    Why: a benchmark that keeps a drawn collection by its seed alone would go on training and
+    scoring on sheets an older generator drew after the generator changed.
+    """
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _stream(seed: int, index: int | None, stream: int) -> np.random.Generator:
     """The random numbers of one part of sheet ``index``: ``stream`` 14 draws the sheet, 15 its
-    paperweights, so adding a part never shifts the draws of another."""
+    paperweights, 16 its pressed-petal texture, so adding a part never shifts the draws of
+    another."""
     return np.random.default_rng([seed, stream] if index is None else [seed, index, stream])
 
 
@@ -291,7 +350,8 @@ def generate_plant_sheet(
             stems = stems + [(s, 1.0) for s in scapes]
         if rng.random() < 0.7:
             tips = [pts[-1] for pts, _ in stems if len(pts) > 3]
-            _flowers(scene, flowers, list(rng.permutation(tips))[: int(rng.integers(1, 8))])
+            picked = list(rng.permutation(tips))[: int(rng.integers(1, 8))]
+            _flowers(scene, flowers, picked, _stream(seed, index, 16))
             parts |= flowers
     if rng.random() < 0.6:
         _roots(scene, thin, bases, region)
