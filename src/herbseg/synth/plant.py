@@ -152,10 +152,11 @@ def _press_petals(
     """Give one flower's flat fill what a pressed flower shows: veins fanning from the centre, a
     margin browned on drying, a deeper base and mottled translucency.
 
-    Why: a flat cream or white fill is all but paper, so a network trained on it learns that pale
-    flowers are paper (flower-pixel recall 0.02-0.08 on cream ones). Real pale petals are told from
-    paper by exactly these marks. Drawn from ``rng``, a stream of their own, so the rest of a sheet
-    is the same pixel for pixel as with flat flowers.
+    Why: a flat cream or white fill is all but paper, where a real pale petal is told from paper
+    by exactly these marks, so flower recall scored on flat fills asked for more than real sheets
+    do. Training on textured flowers did not by itself teach the network pale ones (BENCHMARKS.md,
+    "Pressed-petal flowers and dark steel paperweights"). Drawn from ``rng``, a stream of their
+    own, so the rest of a sheet is the same pixel for pixel as with flat flowers.
     """
     R = 1.15 * r
     x0, y0 = max(0, int(tip[0] - R) - 1), max(0, int(tip[1] - R) - 1)
