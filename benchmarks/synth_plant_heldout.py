@@ -22,9 +22,7 @@ near the true outline, a little and far outside it; missed stem and other pixels
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +38,7 @@ from herbseg.stages.evaluate import evaluate
 from herbseg.stages.ingest import ingest
 from herbseg.stages.predict import PredictSettings, predict_shard
 from herbseg.stages.resize import resize_shard
-from herbseg.synth.plant import KINDS, generate_plant_collection, generator_digest
+from herbseg.synth.plant import KINDS, plant_collection_once
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 90210
@@ -73,14 +71,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     data = args.out / "collection"
-    drawn = {"sheets": args.sheets, "seed": args.seed, "kind": args.kind,
-             "generator": generator_digest()}  # fmt: skip
-    stamp = data / "drawn.json"
-    if not stamp.exists() or json.loads(stamp.read_text()) != drawn:  # drawn again if stale
-        shutil.rmtree(data, ignore_errors=True)
-        generate_plant_collection(data, args.sheets, args.seed, 1500, 2200, 200,
-                                  workers=args.threads, kind=args.kind)  # fmt: skip
-        stamp.write_text(json.dumps(drawn))
+    plant_collection_once(data, args.sheets, args.seed, 1500, 2200, 200, workers=args.threads,
+                          kind=args.kind)  # fmt: skip
     manifest, _, _ = ingest(str(data / "sheets"), str(data / "masks"), args.out / "ingest",
                             checksum=False, log=print)  # fmt: skip
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)

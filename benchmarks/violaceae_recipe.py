@@ -27,9 +27,7 @@ CV:         .venv/bin/python benchmarks/violaceae_recipe.py --folds 5
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -57,7 +55,7 @@ from herbseg.stages.ingest import ingest  # noqa: E402
 from herbseg.stages.predict import PredictSettings, predict_shard  # noqa: E402
 from herbseg.stages.resize import keep_thin_labels, resize_shard  # noqa: E402
 from herbseg.stages.train import TrainConfig, train  # noqa: E402
-from herbseg.synth.plant import generate_plant_collection, generator_digest  # noqa: E402
+from herbseg.synth.plant import plant_collection_once  # noqa: E402
 
 TRAIN_KEYS = (
     "lr",
@@ -98,20 +96,9 @@ def synthetic(
     if n == 0:
         return []
     folder = out / "synth"
-    drawn = {"sheets": n, "seed": args.synth_seed, "paperweights": args.synth_paperweights,
-             "mask_class": cfg["model"]["mask_class"], "generator": generator_digest()}  # fmt: skip
-    stamp = folder / "drawn.json"
-    if (
-        not (folder / "truth.csv").exists()
-        or not stamp.exists()
-        or json.loads(stamp.read_text()) != drawn
-    ):
-        shutil.rmtree(folder, ignore_errors=True)
-        generate_plant_collection(
-            folder, n, args.synth_seed, 750, 1000, 90, workers=args.threads,
-            mask_class=drawn["mask_class"], paperweights=args.synth_paperweights,
-        )  # fmt: skip
-        stamp.write_text(json.dumps(drawn))
+    plant_collection_once(folder, n, args.synth_seed, 750, 1000, 90, workers=args.threads,
+                          mask_class=cfg["model"]["mask_class"],
+                          paperweights=args.synth_paperweights)  # fmt: skip
     manifest, _, _ = ingest(str(folder / "sheets"), str(folder / "masks"), folder / "ingest",
                             checksum=False, log=log)  # fmt: skip
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)

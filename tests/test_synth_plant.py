@@ -121,3 +121,19 @@ def test_pressed_petals_mark_the_flowers_only_and_tell_pale_ones_from_paper(monk
             assert lum[edge].mean() < min(lum[inner].mean(), np.median(lum[~s.mask]))
             pale += 1
     assert pale, "some of these sheets bear pale flowers"
+
+
+def test_a_collection_drawn_once_is_kept_until_its_arguments_change(tmp_path):
+    """Benchmarks keep drawn collections between runs: the same arguments reuse it, other ones
+    draw it again (a seed-only key once kept sheets an older generator drew)."""
+    from herbseg.synth.plant import plant_collection_once
+
+    plant_collection_once(tmp_path, 2, 9, 300, 430, 70, kind="herb")
+    truth = tmp_path / "truth.csv"
+    first = truth.stat().st_mtime_ns
+    truth.touch()  # a redraw would rewrite it
+    kept = truth.stat().st_mtime_ns
+    plant_collection_once(tmp_path, 2, 9, 300, 430, 70, kind="herb")
+    assert truth.stat().st_mtime_ns == kept and kept >= first
+    plant_collection_once(tmp_path, 2, 9, 300, 430, 70, kind="grass")
+    assert set(pd.read_csv(truth)["kind"]) == {"grass"}

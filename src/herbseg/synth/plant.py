@@ -20,8 +20,10 @@ A sheet depends only on ``(seed, index)``, like the demo's.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import multiprocessing
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -142,8 +144,9 @@ def _flowers(
 
     before = plant.copy()
     _draw(scene, plant, paint)
+    painted = plant & ~before
     for tip, r in drawn:
-        _press_petals(scene, plant & ~before, tip, r, texture)
+        _press_petals(scene, painted, tip, r, texture)
 
 
 def _press_petals(
@@ -263,12 +266,8 @@ def _rosette(scene: S._Scene, region: S.Box) -> list[tuple[np.ndarray, float]]:
     return stems
 
 
-def generator_digest() -> str:
-    """A short digest of the synthetic generators' source, for caches of drawn collections.
-
-    Why: a benchmark that keeps a drawn collection by its seed alone would go on training and
-    scoring on sheets an older generator drew after the generator changed.
-    """
+def _generator_digest() -> str:
+    """A short digest of the synthetic generators' source, for :func:`plant_collection_once`."""
     h = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         h.update(path.name.encode() + path.read_bytes())
@@ -447,3 +446,31 @@ def generate_plant_collection(
     truth = pd.DataFrame(rows, columns=list(PLANT_TRUTH_COLUMNS))
     truth.to_csv(out / "truth.csv", index=False)
     return truth
+
+
+def plant_collection_once(
+    out_dir: Path | str,
+    n_sheets: int,
+    seed: int,
+    width: int,
+    height: int,
+    dpi: float,
+    workers: int = 1,
+    **drawing,
+) -> None:
+    """:func:`generate_plant_collection` into ``out_dir`` unless it already holds the same
+    collection, drawn with the same arguments (``drawing``: ``mask_class``, ``kind``,
+    ``paperweights``) by the same generator source (``drawn.json``).
+
+    Why: benchmarks keep a drawn collection between runs. Kept by its seed alone, it would go on
+    training and scoring on sheets an older generator drew after the generator changed.
+    """
+    out = Path(out_dir)
+    drawn = {"sheets": n_sheets, "seed": seed, "size": [width, height, dpi], **drawing,
+             "generator": _generator_digest()}  # fmt: skip
+    stamp = out / "drawn.json"
+    if (out / "truth.csv").exists() and stamp.exists() and json.loads(stamp.read_text()) == drawn:
+        return
+    shutil.rmtree(out, ignore_errors=True)
+    generate_plant_collection(out, n_sheets, seed, width, height, dpi, workers=workers, **drawing)
+    stamp.write_text(json.dumps(drawn))
