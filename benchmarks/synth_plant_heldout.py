@@ -67,12 +67,14 @@ def main() -> None:
     ap.add_argument("--tta", action="store_true", help="predict.tta: average the four flips")
     ap.add_argument("--refine-thin", nargs="+", default=["auto"],
                     help="predict.refine_thin values scored side by side")  # fmt: skip
+    ap.add_argument("--photos", type=float, default=0.0,
+                    help="share of sheets with a glued field photograph (not plant)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=REPO / "results" / "synth_plant_heldout")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     data = args.out / "collection"
     plant_collection_once(data, args.sheets, args.seed, 1500, 2200, 200, workers=args.threads,
-                          kind=args.kind)  # fmt: skip
+                          kind=args.kind, field_photos=args.photos)  # fmt: skip
     manifest, _, _ = ingest(str(data / "sheets"), str(data / "masks"), args.out / "ingest",
                             checksum=False, log=print)  # fmt: skip
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)

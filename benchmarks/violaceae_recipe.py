@@ -7,8 +7,8 @@ and augmentation for real variation (hue, paper tone, stains, JPEG quality, scal
 ``herbseg.model.augment``). Settings come from ``config/violaceae.yaml`` and
 ``config/violaceae_recipe.yaml`` (CPU; add ``config/violaceae_recipe_gpu.yaml`` for a GPU)
 merged over ``config/config.yaml``; the mix
-(synthetic sheets, their seed, the share with paperweights on them, how often each real sheet is
-seen per epoch) is set here.
+(synthetic sheets, their seed, the shares with paperweights on them and with a field photograph
+glued to them, how often each real sheet is seen per epoch) is set here.
 
 * ``--folds k`` (default 5): k-fold cross-validation over the QC-passed annotated sheets (the
   fold assignment of ``benchmarks/violaceae.py``); per fold the classical baseline (learned on
@@ -98,7 +98,8 @@ def synthetic(
     folder = out / "synth"
     plant_collection_once(folder, n, args.synth_seed, 750, 1000, 90, workers=args.threads,
                           mask_class=cfg["model"]["mask_class"],
-                          paperweights=args.synth_paperweights)  # fmt: skip
+                          paperweights=args.synth_paperweights,
+                          field_photos=args.synth_photos)  # fmt: skip
     manifest, _, _ = ingest(str(folder / "sheets"), str(folder / "masks"), folder / "ingest",
                             checksum=False, log=log)  # fmt: skip
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)
@@ -149,6 +150,8 @@ def main() -> None:
     ap.add_argument("--synth-seed", type=int, default=2114)
     ap.add_argument("--synth-paperweights", type=float, default=0.5,
                     help="share of synthetic sheets with paperweights")  # fmt: skip
+    ap.add_argument("--synth-photos", type=float, default=0.0,
+                    help="share of synthetic sheets with a field photograph glued on")  # fmt: skip
     ap.add_argument("--real-repeat", type=int, default=1,
                     help="real sheets per epoch, times (1 since session 18: their labels leave "
                          "pale petals and stems out, see BENCHMARKS.md)")  # fmt: skip

@@ -75,6 +75,28 @@ def test_paperweights_cover_the_plant_and_leave_the_rest_of_the_sheet_as_it_was(
     assert (plain.mask & ~laid.mask).sum() > 500, "this draw lays a pen across the plant"
 
 
+def test_a_field_photograph_is_leaves_on_the_sheet_that_are_not_plant():
+    """A glued field photograph is drawn with its own generator: the sheet without it is the
+    sheet with it outside its box; it is green like leaves, yet no pixel of it is in the mask."""
+    found = 0
+    for index in range(6):
+        plain = generate_plant_sheet(11, 300, 430, 70, index=index, kind="herb")
+        glued = generate_plant_sheet(11, 300, 430, 70, index=index, kind="herb", field_photos=1.0)
+        assert plain.truth["clutter"]["field_photos"] == []
+        (photo,) = glued.truth["clutter"]["field_photos"]
+        x0, y0, x1, y1 = photo["box"]
+        inside = np.zeros(plain.mask.shape, bool)
+        inside[y0:y1, x0:x1] = True
+        near = ndimage.binary_dilation(inside, iterations=2)  # the scan's blur reaches 1 px out
+        changed = (plain.rgb != glued.rgb).any(-1)
+        assert changed[inside].mean() > 0.5 and not changed[~near].any()
+        assert not glued.mask[inside].any(), "a photograph of leaves is not plant"
+        assert np.array_equal(glued.mask[~inside], plain.mask[~inside])
+        r, g, b = glued.rgb[inside].astype(int).T
+        found += int(((g > r + 15) & (g > b + 15)).mean() > 0.05)  # living green leaves
+    assert found >= 4, "most photographs show green leaves"
+
+
 def test_flowers_are_recorded_as_plant_on_paper_and_written_with_the_collection(tmp_path):
     """``flowers`` marks the petals the flower-recall benchmark scores: plant, never leaf blade
     or stem, painted (not paper-coloured); the collection writes them beside the stems."""

@@ -33,6 +33,7 @@ from scipy import ndimage
 
 from herbseg.io.images import write_mask
 from herbseg.synth import sheets as S
+from herbseg.synth.field_photos import draw_field_photo
 from herbseg.synth.paperweights import draw_paperweights
 
 MASK_CLASSES = ("leaf", "plant")
@@ -276,8 +277,8 @@ def _generator_digest() -> str:
 
 def _stream(seed: int, index: int | None, stream: int) -> np.random.Generator:
     """The random numbers of one part of sheet ``index``: ``stream`` 14 draws the sheet, 15 its
-    paperweights, 16 its pressed-petal texture, so adding a part never shifts the draws of
-    another."""
+    paperweights, 16 its pressed-petal texture, 17 its field photograph, so adding a part never
+    shifts the draws of another."""
     return np.random.default_rng([seed, stream] if index is None else [seed, index, stream])
 
 
@@ -290,15 +291,18 @@ def generate_plant_sheet(
     mask_class: str = "plant",
     kind: str | None = None,
     paperweights: float = 0.0,
+    field_photos: float = 0.0,
 ) -> S.SyntheticSheet:
     """One sheet of a plant of ``kind`` (drawn at random when None) and its ``mask_class`` mask;
     with probability ``paperweights`` the sheet also carries washers, coins or pens laid on it
-    to hold it flat as it was photographed (:mod:`herbseg.synth.paperweights`).
+    to hold it flat as it was photographed (:mod:`herbseg.synth.paperweights`), and with
+    probability ``field_photos`` a photograph of the living plant glued near a corner
+    (:mod:`herbseg.synth.field_photos`): a picture of leaves that is not plant.
 
     ``truth`` also carries ``kind``, ``stem_px`` (pixels of stems, petioles, roots, culms: the
     thin structures a frame can lose), ``flower_px`` (petals and flower centres not under a
     leaf or stem: pale ones are what a network mistakes for paper), the plant and leaf areas,
-    and the paperweights laid.
+    and the paperweights and photographs laid.
     """
     if mask_class not in MASK_CLASSES:
         raise ValueError(f"mask_class must be one of {MASK_CLASSES}, got {mask_class!r}")
@@ -356,6 +360,9 @@ def generate_plant_sheet(
     if rng.random() < 0.6:
         _roots(scene, thin, bases, region)
     S._draw_clutter(scene, layout, stems)
+    glue = _stream(seed, index, 17)  # its own stream: sheets without photographs are unchanged
+    glued = glue.random() < field_photos
+    scene.clutter["field_photos"] = draw_field_photo(scene, glue) if glued else []
     own = _stream(seed, index, 15)  # its own stream: sheets without paperweights are unchanged
     laid = own.random() < paperweights
     scene.clutter["paperweights"] = draw_paperweights(scene, own, region) if laid else []
@@ -394,7 +401,7 @@ PLANT_TRUTH_COLUMNS = (
 
 
 def _write_one(job: tuple) -> dict:
-    out, seed, index, width, height, dpi, mask_class, kind, paperweights = job
+    out, seed, index, width, height, dpi, mask_class, kind, paperweights, field_photos = job
     sheet = generate_plant_sheet(
         seed,
         width,
@@ -404,6 +411,7 @@ def _write_one(job: tuple) -> dict:
         mask_class=mask_class,
         kind=kind,
         paperweights=paperweights,
+        field_photos=field_photos,
     )
     sid = S.sheet_id(index)
     out_dir = Path(out)
@@ -427,17 +435,18 @@ def generate_plant_collection(
     mask_class: str = "plant",
     kind: str | None = None,
     paperweights: float = 0.0,
+    field_photos: float = 0.0,
 ) -> pd.DataFrame:
     """Write ``n_sheets`` plant sheets, their masks, stem and flower masks (``stems/``,
     ``flowers/``) and ``truth.csv``;
     ``kind`` draws every sheet of one kind (a wiry-only validation set), None mixes them;
-    ``paperweights``: the share of sheets with paperweights on them
-    (:func:`generate_plant_sheet`)."""
+    ``paperweights`` and ``field_photos``: the shares of sheets with paperweights on them and
+    with a field photograph glued to them (:func:`generate_plant_sheet`)."""
     out = Path(out_dir)
     for sub in ("sheets", "masks", "stems", "flowers"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     jobs = [(str(out), int(seed), i, int(width), int(height), float(dpi), mask_class, kind,
-             float(paperweights)) for i in range(n_sheets)]  # fmt: skip
+             float(paperweights), float(field_photos)) for i in range(n_sheets)]  # fmt: skip
     if workers > 1 and n_sheets > 1:
         with multiprocessing.get_context().Pool(min(workers, n_sheets)) as pool:
             rows = pool.map(_write_one, jobs, chunksize=1)
@@ -460,7 +469,7 @@ def plant_collection_once(
 ) -> None:
     """:func:`generate_plant_collection` into ``out_dir`` unless it already holds the same
     collection, drawn with the same arguments (``drawing``: ``mask_class``, ``kind``,
-    ``paperweights``) by the same generator source (``drawn.json``).
+    ``paperweights``, ``field_photos``) by the same generator source (``drawn.json``).
 
     Why: benchmarks keep a drawn collection between runs. Kept by its seed alone, it would go on
     training and scoring on sheets an older generator drew after the generator changed.
