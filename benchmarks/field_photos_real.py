@@ -66,21 +66,19 @@ def main() -> None:
     if not DATA.is_dir():
         sys.exit(f"{DATA} not found: this needs the shared Violaceae sheets")
     annotated = {p.name.removesuffix("_mask.jpg") for p in (DATA / "masks").glob("*_mask.jpg")}
-    files, boxes = [], {}
+    files, boxes, drawn = [], {}, []
     for path in sorted((DATA / "images").glob("*/*_06_*.jpg")):
         if path.stem in annotated:
             continue
-        found = photo_boxes(np.asarray(Image.open(path).convert("RGB")))
+        img = Image.open(path).convert("RGB")
+        found = photo_boxes(np.asarray(img))
         if found:
             files.append(path)
             boxes[path.stem] = found
+            for box in found:
+                ImageDraw.Draw(img).rectangle(box, outline=(255, 0, 0), width=6)
+            drawn.append(np.asarray(img))
     args.out.mkdir(parents=True, exist_ok=True)
-    drawn = []
-    for path in files:
-        img = Image.open(path).convert("RGB")
-        for box in boxes[path.stem]:
-            ImageDraw.Draw(img).rectangle(box, outline=(255, 0, 0), width=6)
-        drawn.append(np.asarray(img))
     montage(drawn, args.out / "boxes.jpg", columns=6)
     rows = []
     for spec in args.models:
