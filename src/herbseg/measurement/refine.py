@@ -72,9 +72,10 @@ from skimage.color import rgb2lab
 
 @dataclass(frozen=True)
 class RefineSettings:
-    """``predict.refine_edges``, ``refine_band``, ``refine_thin`` and ``sheet_only``; the rest
-    are fixed. ``sheet_only`` is not refinement's own: it travels here because it too reads the
-    sheet on the mask's grid (:func:`herbseg.model.masks.write_prediction`).
+    """``predict.refine_edges``, ``refine_band``, ``refine_thin``, ``sheet_only`` and
+    ``drop_pictures``; the rest are fixed. The last two are not refinement's own: they travel
+    here because they too read the sheet on the mask's grid
+    (:func:`herbseg.model.masks.write_prediction`).
 
     ``band``: in frame pixels (1.0 = one frame pixel, the resolution of the network's outline),
     the depth inside the outline beyond which the leaf colour is sampled, and the unit of the
@@ -95,6 +96,7 @@ class RefineSettings:
     band: float = field(default=1.0, metadata={"config": "predict.refine_band"})
     thin: float = field(default=0.0, metadata={"config": "predict.refine_thin", "resolved": True})
     sheet_only: bool = field(default=True, metadata={"config": "predict.sheet_only"})
+    drop_pictures: bool = field(default=True, metadata={"config": "predict.drop_pictures"})
     thin_width: float = field(default=2.0, metadata={"fixed": True})
     reach: float = field(default=1.0, metadata={"fixed": True})
     context: float = field(default=3.0, metadata={"fixed": True})

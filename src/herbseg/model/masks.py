@@ -14,6 +14,7 @@ import numpy as np
 
 from herbseg.io.images import write_mask
 from herbseg.io.tables import mask_row
+from herbseg.measurement.glued_pictures import drop_pictures
 from herbseg.measurement.refine import RefineSettings, refine_edges
 from herbseg.measurement.sheet_region import sheet_region
 
@@ -33,7 +34,9 @@ def write_prediction(
     within ``band`` pixels when ``band`` > 0 and ``sheet_rgb()`` gives the sheet on that grid (None:
     it cannot be read, keep the network's mask), clear what lies beyond the sheet's paper there
     (``refine.sheet_only``: the table or scanner lid around a photographed sheet;
-    :mod:`herbseg.measurement.sheet_region`), write ``<out_dir>/<sheet_id>.png``.
+    :mod:`herbseg.measurement.sheet_region`) and the parts lying in pictures glued to the sheet
+    (``refine.drop_pictures``: :mod:`herbseg.measurement.glued_pictures`), write
+    ``<out_dir>/<sheet_id>.png``.
 
     Returns the predictions-table row and whether the edges were refined.
     """
@@ -45,6 +48,8 @@ def write_prediction(
             region = sheet_region(rgb) if refine is None or refine.sheet_only else None
             if region is not None:
                 mask &= region
+            if refine is None or refine.drop_pictures:
+                mask, _ = drop_pictures(mask, rgb)
     return write_mask_row(mask, sheet_id, out_dir, sheet_size), refined
 
 

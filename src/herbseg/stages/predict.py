@@ -65,6 +65,7 @@ class PredictSettings:
     refine_band: float = 1.0
     refine_thin: float | str = "auto"
     sheet_only: bool = True
+    drop_pictures: bool = True
     tiles: TileSettings = field(default_factory=TileSettings)
 
     def refine_for(self, mask_class: str | None) -> RefineSettings:
@@ -82,6 +83,7 @@ class PredictSettings:
             band=float(self.refine_band),
             thin=float(thin),
             sheet_only=bool(self.sheet_only),
+            drop_pictures=bool(self.drop_pictures),
         )
 
 
