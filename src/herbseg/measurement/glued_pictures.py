@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
+from skimage.morphology import disk
 
 from herbseg.io.geometry import image_to_grid, output_size
 
@@ -38,11 +39,6 @@ OPEN = 4  # px at LONG_SIDE: what touches a picture through a narrower neck stay
 INSIDE = 0.5  # a predicted component with at least this share inside a picture is left out
 
 
-def _disk(radius: int) -> np.ndarray:
-    y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
-    return x * x + y * y <= radius * radius
-
-
 def find_pictures(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Boxes ``(x0, y0, x1, y1)`` of the glued pictures on ``rgb``'s grid."""
     h, w = rgb.shape[:2]
@@ -58,7 +54,7 @@ def find_pictures(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     other = (np.abs(small - paper).sum(-1) > DIFFERENT) & (grey < paper.mean())
     # closed, so a photograph's pale flowers do not split it; opened, so a stem or a thin leaf
     # touching it does not join it to the plant
-    block = ndi.binary_opening(ndi.binary_closing(other, iterations=2), _disk(OPEN))
+    block = ndi.binary_opening(ndi.binary_closing(other, iterations=2), disk(OPEN))
     labels, _ = ndi.label(block)
     boxes = []
     for i, sl in enumerate(ndi.find_objects(labels), start=1):
@@ -83,19 +79,21 @@ def find_pictures(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     return boxes
 
 
-def drop_pictures(mask: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, int]:
+def drop_pictures(mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """``mask`` without its components lying mostly inside a glued picture of ``rgb`` (both on
-    the same grid), and how many boxes were found."""
+    the same grid); an empty mask is returned without looking for pictures."""
+    if not mask.any():
+        return mask
     boxes = find_pictures(rgb)
-    if not boxes or not mask.any():
-        return mask, len(boxes)
+    if not boxes:
+        return mask
     inside = np.zeros(mask.shape, bool)
     for x0, y0, x1, y1 in boxes:
         inside[y0:y1, x0:x1] = True
     labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     share = ndi.mean(inside, labels, np.arange(1, n + 1))
     drop = np.concatenate([[False], np.asarray(share) >= INSIDE])
-    return mask & ~drop[labels], len(boxes)
+    return mask & ~drop[labels]
 
 
 def draw_boxes(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> Image.Image:

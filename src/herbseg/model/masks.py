@@ -49,7 +49,7 @@ def write_prediction(
             if region is not None:
                 mask &= region
             if refine is None or refine.drop_pictures:
-                mask, _ = drop_pictures(mask, rgb)
+                mask = drop_pictures(mask, rgb)
     return write_mask_row(mask, sheet_id, out_dir, sheet_size), refined
 
 
