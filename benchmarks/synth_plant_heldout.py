@@ -16,7 +16,8 @@ whole-plant models).
 Run: .venv/bin/python benchmarks/synth_plant_heldout.py --model results/violaceae/recipe/model --tta
 Writes ``<out>/results.md`` (with the wrong pixels split by where they lie: false positives
 near the true outline, a little and far outside it; missed stem and other pixels) and
-``<out>/per_sheet_thin_<value>.csv``.
+``<out>/per_sheet_thin_<value>.csv`` (with each sheet's ``mask_doubt``, which
+``benchmarks/mask_doubt.py`` ranks).
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def main() -> None:
         splits[value] = wrong
         stem_recall = hit / max(total, 1)
         flower_recall = f"{f_hit / f_total:.3f}" if f_total else "—"
+        per_sheet = per_sheet.merge(table[["sheet_id", "mask_doubt"]], on="sheet_id", how="left")
         per_sheet.to_csv(args.out / f"per_sheet_thin_{value}.csv", index=False)
         s = summary.iloc[0]
         md += (f"| {value} (thin {refine.thin:g}) | {s.iou:.3f} | {s.dice:.3f} | "

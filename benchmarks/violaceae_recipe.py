@@ -263,6 +263,8 @@ def main() -> None:
     for method, parts in tables.items():
         table = pd.concat(parts, ignore_index=True)
         sheet_scores, summary = score(table, truth)
+        # the network's doubt per sheet (blank for the baseline), for benchmarks/mask_doubt.py
+        sheet_scores = sheet_scores.merge(table[["sheet_id", "mask_doubt"]], how="left")
         rows.append({"method": method, **summary.iloc[0].to_dict()})
         per_sheet.append(sheet_scores.assign(method=method))
         if method == "recipe":

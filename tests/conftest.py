@@ -248,7 +248,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         "sheets": "sheets",
         "annotations": "masks",
         "results": "results",
-        "report": {"n_worst": 2, "n_random": 2, "long_side": 300},
+        "report": {"n_worst": 2, "n_doubtful": 1, "n_random": 2, "long_side": 300},
         "bundle": {"authors": [{"name": "Ada Curator", "orcid": "0000-0002-1825-0097"}]},
     }
     run_snakemake(work, config)

@@ -126,8 +126,9 @@ def test_figures_tables_and_overlays_are_in_the_report(report):
         assert any(n.endswith(suffix) for n in names), suffix
     overlays = [n for n in names if "/report/overlays/" in n]
     reasons = {Path(n).parent.name for n in overlays}
-    assert reasons == {"worst-test", "problems", "random"}
+    assert reasons == {"worst-test", "doubtful", "problems", "random"}
     assert sum("/random/" in n for n in overlays) == 2  # report.n_random of the tiny run
+    assert sum("/doubtful/" in n for n in overlays) == 1  # report.n_doubtful
     assert any(n.endswith("problems/unreadable-files.jpg") for n in overlays)
     assert not any(n.endswith("leaf_area.csv") for n in names)  # a million rows: not embedded
     for n in overlays:
@@ -140,7 +141,7 @@ def test_figures_tables_and_overlays_are_in_the_report(report):
     base = {"Training", "Evaluation", "Collection", "Overlays", "Annotation QC", "Leaves"}
     assert base <= set(categories)
     assert set(categories) <= base | {"Scales"}
-    assert set(categories["Overlays"]) == {"worst-test", "problems", "random"}
+    assert set(categories["Overlays"]) == {"worst-test", "doubtful", "problems", "random"}
     for n in (n for n in names if "/report/scale_evidence/" in n):
         assert Path(n).parent.name in {"refused", "low-confidence", "sample"}
         assert results[n]["data_uri"].startswith("data:image/png;")
@@ -249,6 +250,27 @@ def test_overlay_plan_picks_worst_problems_and_a_seeded_sample():
         manifest, problems, per_sheet, leaf_area, n_worst=1, n_problems=5, n_random=2, seed=1
     )
     assert [i.sheet_id for i in again.items if i.reason == "random"] == randoms
+
+
+def test_overlay_plan_draws_the_most_doubtful_sheets_not_already_drawn():
+    """Highest ``mask_doubt`` first; a worst test sheet is not drawn twice, a blank doubt (a
+    baseline's mask) is never picked, and the random sample leaves the doubtful ones out."""
+    manifest, problems, per_sheet, leaf_area = _tables()
+    leaf_area = leaf_area.assign(mask_doubt=["0.1", "0.9", "0.5", "", "", ""])
+    plan = overlays.plan_overlays(
+        manifest, problems, per_sheet, leaf_area, n_worst=1, n_doubtful=2, n_problems=5,
+        n_random=5, seed=1,
+    )  # fmt: skip
+    doubtful = [i for i in plan.items if i.reason == "doubtful"]
+    assert [i.sheet_id for i in doubtful] == ["c", "a"]  # "b" is the worst test sheet
+    assert "unsure of 50% of its plant" in doubtful[0].title
+    assert doubtful[1].annotation == "am.png"
+    randoms = {i.sheet_id for i in plan.items if i.reason == "random"}
+    assert randoms == {"d"}  # the one measured sheet left
+    none = overlays.plan_overlays(
+        manifest, problems, per_sheet, leaf_area.drop(columns="mask_doubt"), n_worst=1
+    )
+    assert not [i for i in none.items if i.reason == "doubtful"]  # a table from before
 
 
 def test_figures_are_drawn_from_empty_and_unscaled_tables(tmp_path):

@@ -205,6 +205,7 @@ def test_predict_shard_streams_in_order_and_keeps_a_bad_frame_as_a_row(tmp_path)
     assert bad["status"] == "error" and bad["error"].startswith("frame unreadable")
     ok = table[table["status"] == "ok"]
     assert len(ok) == 6
+    assert ok["mask_doubt"].between(0, 1).all() and pd.isna(bad["mask_doubt"])
     for row in ok.itertuples():
         with Image.open(row.mask_path) as im:
             assert im.size == (row.sheet_w, row.sheet_h) == (row.mask_w, row.mask_h)

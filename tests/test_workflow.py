@@ -52,6 +52,7 @@ def test_every_output_file_column_and_range(synth_run):
             "px_per_mm", "scale_source", "leaf_area_mm2"} <= set(area.columns)  # fmt: skip
     assert len(area) == len(manifest) and (area["status"] == "ok").all()
     assert area["leaf_fraction"].between(0, 1).all()
+    assert area["mask_doubt"].between(0, 1).all()  # every sheet's network doubt, written
     assert set(area["scale_source"]) <= {"ruler", "dpi"}
     assert area["px_per_mm"].between(60 / 25.4 * 0.9, 60 / 25.4 * 1.1).all()
     assert {"scale_kind", "scale_orientation", "scale_span_px", "scale_line",

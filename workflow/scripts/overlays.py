@@ -1,4 +1,4 @@
-"""Draw worst-test, problem and randomly chosen sheets with mask outlines (rule overlays)."""
+"""Draw worst-test, doubtful, problem and random sheets with mask outlines (rule overlays)."""
 
 from herbseg.io.logs import job_log
 

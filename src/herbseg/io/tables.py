@@ -25,9 +25,11 @@ from typing import Any
 import pandas as pd
 
 # The table of a shard's predicted masks, written by predict and by the baseline alike: each
-# mask's file and the grid it is on (herbseg.io.geometry.output_size).
+# mask's file, the grid it is on (herbseg.io.geometry.output_size) and, for a network's mask, how
+# unsure the network was of it (herbseg.model.masks.mask_doubt; blank for the baseline).
 PREDICTION_COLUMNS = [
     "sheet_id", "status", "error", "mask_path", "mask_w", "mask_h", "sheet_w", "sheet_h",
+    "mask_doubt",
 ]  # fmt: skip
 # measure/<shard>/leaf_area.csv and the collection's leaf_area.csv (plus carried manifest columns)
 SHEET_COLUMNS = [
@@ -35,7 +37,8 @@ SHEET_COLUMNS = [
     "n_leaves", "n_intact", "px_per_mm", "scale_source", "scale_confidence", "scale_kind",
     "scale_orientation", "scale_found_px_per_mm", "scale_span_px", "scale_line", "scale_note",
     "leaf_area_mm2",
-    "median_intact_leaf_area_mm2", "median_intact_leaf_length_mm", "predicted_mask", "shard",
+    "median_intact_leaf_area_mm2", "median_intact_leaf_length_mm", "mask_doubt", "predicted_mask",
+    "shard",
 ]  # fmt: skip
 # measure/<shard>/leaf_traits.csv and the collection's leaf_traits.csv
 TRAIT_COLUMNS = [
@@ -85,10 +88,15 @@ def with_counts_whole(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def mask_row(sheet_id: str, mask_path: str, w: int, h: int, sheet_w: int, sheet_h: int) -> dict:
-    """A predictions-table row of a written mask (``w×h`` on the sheet's ``sheet_w×sheet_h``)."""
+def mask_row(
+    sheet_id: str, mask_path: str, w: int, h: int, sheet_w: int, sheet_h: int,
+    doubt: float | None = None,
+) -> dict:  # fmt: skip
+    """A predictions-table row of a written mask (``w×h`` on the sheet's ``sheet_w×sheet_h``);
+    ``doubt`` is the network's (None, written blank, for a mask no network made)."""
     return {"sheet_id": sheet_id, "status": "ok", "error": "", "mask_path": mask_path,
-            "mask_w": w, "mask_h": h, "sheet_w": sheet_w, "sheet_h": sheet_h}  # fmt: skip
+            "mask_w": w, "mask_h": h, "sheet_w": sheet_w, "sheet_h": sheet_h,
+            "mask_doubt": "" if doubt is None else round(doubt, 4)}  # fmt: skip
 
 
 def failed_row(sheet_id: str, error: str, sheet_w: Any, sheet_h: Any) -> dict:

@@ -1,8 +1,8 @@
 """From a probability map on a sheet's mask grid to the written mask and its predictions row.
 
 Shared by whole-frame prediction (:mod:`herbseg.stages.predict`) and tiled prediction
-(:mod:`herbseg.model.tiles`), so the threshold, the colour refinement of the outline and the
-table row cannot drift apart between the two.
+(:mod:`herbseg.model.tiles`), so the threshold, the colour refinement of the outline, the doubt
+and the table row cannot drift apart between the two.
 """
 
 from __future__ import annotations
@@ -18,6 +18,28 @@ from herbseg.measurement.glued_pictures import drop_pictures
 from herbseg.measurement.refine import RefineSettings, refine_edges
 from herbseg.measurement.sheet_region import sheet_region
 
+# Probabilities strictly between these are the network's coin flips: not plant, not paper.
+UNSURE = (0.2, 0.8)
+
+
+def mask_doubt(prob: np.ndarray) -> float:
+    """The share of a sheet's plant the network was unsure of: pixels of ``prob`` (on the
+    network's own grid: the frame, or the tiled working grid) strictly inside :data:`UNSURE`,
+    over those pixels plus the ones at or above 0.5; 0 where there are neither.
+
+    Why: a collection of a million sheets is checked by eye a few sheets at a time, and without
+    labels nothing else says which masks to look at first. A mask the network drew with
+    confidence can still be wrong (a steel washer taken for a leaf), but where it was unsure the
+    mask often is: on the validation collections the per-sheet doubt ranks the sheets by IoU
+    error with Spearman 0.64 (BENCHMARKS.md, "Which masks to check first"). A sparse, wiry plant
+    scores high, since most of its pixels are outline: such sheets are also where masks are worst.
+    The report draws the most doubtful sheets (``report.n_doubtful``).
+    """
+    lo, hi = UNSURE
+    unsure = (prob > lo) & (prob < hi)
+    counted = int(np.count_nonzero(unsure | (prob >= 0.5)))
+    return float(np.count_nonzero(unsure)) / counted if counted else 0.0
+
 
 def write_prediction(
     prob: np.ndarray,
@@ -29,6 +51,7 @@ def write_prediction(
     band: int = 0,
     refine: RefineSettings | None = None,
     sheet_rgb: Callable[[], np.ndarray | None] | None = None,
+    doubt: float | None = None,
 ) -> tuple[dict, bool]:
     """Threshold ``prob`` (``h×w``, the mask's grid), re-decide its outline by the sheet's colours
     within ``band`` pixels when ``band`` > 0 and ``sheet_rgb()`` gives the sheet on that grid (None:
@@ -38,7 +61,8 @@ def write_prediction(
     (``refine.drop_pictures``: :mod:`herbseg.measurement.glued_pictures`), write
     ``<out_dir>/<sheet_id>.png``.
 
-    Returns the predictions-table row and whether the edges were refined.
+    Returns the predictions-table row (with ``doubt``, :func:`mask_doubt` of the network's own
+    grid, which ``prob`` may not be) and whether the edges were refined.
     """
     mask, refined = prob >= threshold, False
     if band and sheet_rgb is not None:
@@ -50,14 +74,18 @@ def write_prediction(
                 mask &= region
             if refine is None or refine.drop_pictures:
                 mask = drop_pictures(mask, rgb)
-    return write_mask_row(mask, sheet_id, out_dir, sheet_size), refined
+    return write_mask_row(mask, sheet_id, out_dir, sheet_size, doubt), refined
 
 
 def write_mask_row(
-    mask: np.ndarray, sheet_id: str, out_dir: Path, sheet_size: tuple[int, int]
+    mask: np.ndarray,
+    sheet_id: str,
+    out_dir: Path,
+    sheet_size: tuple[int, int],
+    doubt: float | None = None,
 ) -> dict:
     """Write ``<out_dir>/<sheet_id>.png`` and return its predictions-table row."""
     h, w = mask.shape[:2]
     path = out_dir / f"{sheet_id}.png"
     write_mask(path, mask)
-    return mask_row(sheet_id, str(path), w, h, *sheet_size)
+    return mask_row(sheet_id, str(path), w, h, *sheet_size, doubt=doubt)

@@ -30,7 +30,7 @@ from herbseg.io.progress import Progress
 from herbseg.io.tables import PREDICTION_COLUMNS, failed_row
 from herbseg.measurement.refine import RefineSettings, band_px
 from herbseg.model.infer import predict_proba
-from herbseg.model.masks import write_prediction
+from herbseg.model.masks import mask_doubt, write_prediction
 from herbseg.model.runtime import Network
 
 
@@ -124,6 +124,7 @@ def predict_tiled_shard(
             continue
         work = np.asarray(Image.fromarray(rgb).resize((ww, wh), Image.Resampling.BILINEAR))
         prob = tiled_proba(model, work, device, settings, batch_size, amp, channels_last)
+        doubt = mask_doubt(prob)  # on the working grid the tiles were predicted on
         w, h = output_size(sw, sh, long_side)
         if (w, h) != (ww, wh):
             prob = np.asarray(Image.fromarray(prob).resize((w, h), Image.Resampling.BILINEAR))
@@ -131,7 +132,7 @@ def predict_tiled_shard(
         band = band_px(refine, w / ww) if refine else 0  # one frame pixel = one working pixel
         row_out, _ = write_prediction(
             prob, sid, out_dir, (sw, sh), threshold=threshold, band=band, refine=refine,
-            sheet_rgb=lambda work=work: work,
+            sheet_rgb=lambda work=work: work, doubt=doubt,
         )  # fmt: skip
         rows.append(row_out)
         progress.update(1)

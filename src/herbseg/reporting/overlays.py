@@ -1,5 +1,6 @@
-"""The report's overlay gallery (rule overlays): worst test sheets, problem sheets and a seeded
-random sample, drawn with their predicted and annotated mask outlines.
+"""The report's overlay gallery (rule overlays): worst test sheets, the sheets the network was
+least sure of, problem sheets and a seeded random sample, drawn with their predicted and
+annotated mask outlines.
 
 Split from :mod:`herbseg.reporting.plots` (which re-exports the names) so the rule's code is one
 hop from ``workflow/scripts/overlays.py``; the figures themselves follow the same rules as there
@@ -28,7 +29,7 @@ from herbseg.io.tables import read_table
 
 PREDICTED_COLOUR = (230, 0, 170)  # magenta: rare on paper, leaves and labels
 ANNOTATION_COLOUR = (0, 190, 255)  # cyan
-OVERLAY_REASONS = ("worst-test", "problems", "random")
+OVERLAY_REASONS = ("worst-test", "doubtful", "problems", "random")
 UNREADABLE_TILE = "unreadable-files"
 
 
@@ -84,15 +85,19 @@ def plan_overlays(
     leaf_area: pd.DataFrame,
     *,
     n_worst: int = 6,
+    n_doubtful: int = 6,
     n_problems: int = 6,
     n_random: int = 6,
     seed: int = 0,
 ) -> OverlayPlan:
-    """Pick the sheets to draw: worst test sheets, problem sheets, and a seeded random sample.
+    """Pick the sheets to draw: worst test sheets, the most doubtful sheets, problem sheets, and a
+    seeded random sample.
 
-    The worst sheets show what the model gets wrong, the problem sheets what the run could not
-    handle, and the random sample what a typical result looks like; a seed keeps the sample the
-    same between reruns so two reports of one run can be compared. All tables are read as text
+    The worst sheets show what the model gets wrong where labels say so; the doubtful ones (the
+    highest ``mask_doubt``, :func:`herbseg.model.masks.mask_doubt`) where it may be wrong on the
+    unlabelled rest of the collection; the problem sheets what the run could not handle; and the
+    random sample what a typical result looks like. A seed keeps the sample the same between
+    reruns so two reports of one run can be compared. All tables are read as text
     (``dtype=str, keep_default_na=False``) by the caller.
     """
     plan = OverlayPlan()
@@ -124,6 +129,25 @@ def plan_overlays(
             )
         )
         chosen.add(r["sheet_id"])
+
+    doubt = pd.to_numeric(ok_rows.get("mask_doubt", pd.Series(dtype=str)), errors="coerce")
+    doubtful = ok_rows.assign(_doubt=doubt).dropna(subset=["_doubt"])  # a baseline run: none
+    doubtful = doubtful[~doubtful["sheet_id"].isin(chosen)]
+    doubtful = doubtful.sort_values("_doubt", ascending=False, kind="stable").head(n_doubtful)
+    for rank, row in enumerate(doubtful.to_dict("records"), start=1):
+        plan.items.append(
+            OverlayItem(
+                "doubtful",
+                row["sheet_id"],
+                row["path"],
+                f"{row['sheet_id']} — doubtful {rank} of {len(doubt.dropna())}: the network was "
+                f"unsure of {row['_doubt']:.0%} of its plant; {_measure_text(row)}",
+                predicted_mask=row.get("predicted_mask", ""),
+                annotation=annotations.get(row["sheet_id"], ""),
+                size=_size(row),
+            )
+        )
+        chosen.add(row["sheet_id"])
 
     # Problems: ingest's list (unreadable, duplicate, unmatched annotations) plus sheets that
     # failed in a later stage; an unreadable file is listed, never drawn.
@@ -297,6 +321,7 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
         else pd.DataFrame(columns=["sheet_id", "iou", "precision", "recall"]),
         read_table(inputs.leaf_area, "text"),
         n_worst=p["n_worst"],
+        n_doubtful=p["n_doubtful"],
         n_problems=p["n_problems"],
         n_random=p["n_random"],
         seed=p["seed"],

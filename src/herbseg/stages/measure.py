@@ -178,6 +178,7 @@ def measure_sheet(
         "leaf_area_mm2": leaf_mask_px / (mask_ppm * mask_ppm) if mask_ppm else None,
         "median_intact_leaf_area_mm2": summary["median_intact_area_mm2"],
         "median_intact_leaf_length_mm": summary["median_intact_length_mm"],
+        "mask_doubt": pred.get("mask_doubt", ""),  # blank in a table from before it existed
         "predicted_mask": pred["mask_path"],
     }
     # Pixel columns in the sheet's own pixels, so they stay usable when the sheet has no scale.

@@ -36,7 +36,7 @@ from herbseg.io.tables import PREDICTION_COLUMNS, failed_row, read_table
 from herbseg.measurement.refine import THIN_FOR_PLANTS, RefineSettings, band_px
 from herbseg.model.card import check_frames, read_card, weights_sha256
 from herbseg.model.infer import predict_proba
-from herbseg.model.masks import write_mask_row, write_prediction
+from herbseg.model.masks import mask_doubt, write_mask_row, write_prediction
 from herbseg.model.network import load_model, resolve_device
 from herbseg.model.runtime import Network, cpu_network
 from herbseg.model.tiles import TileSettings, predict_tiled_shard
@@ -125,12 +125,14 @@ def _write(
     max_megapixels: float,
 ) -> tuple[dict, bool]:
     """Write one mask; returns its table row and whether its edges were refined by colour."""
+    doubt = mask_doubt(prob)  # on the frame, the network's own grid
     geom = Geometry.from_row(row)
     w, h = output_size(geom.sheet_w, geom.sheet_h, long_side)
     band = band_px(refine, max(w / geom.box_w, h / geom.box_h)) if refine and sheet_path else 0
     if not band:  # the mask alone: interpolated only along its outlines (same pixels)
         mask = frame_to_sheet(prob, geom, w, h, threshold)
-        return write_mask_row(mask, row["sheet_id"], out_dir, (geom.sheet_w, geom.sheet_h)), False
+        size = (geom.sheet_w, geom.sheet_h)
+        return write_mask_row(mask, row["sheet_id"], out_dir, size, doubt), False
     grid = frame_to_grid(prob, geom, w, h)
 
     def sheet_rgb() -> np.ndarray | None:
@@ -142,7 +144,7 @@ def _write(
 
     return write_prediction(
         grid, row["sheet_id"], out_dir, (geom.sheet_w, geom.sheet_h), threshold=threshold,
-        band=band, refine=refine, sheet_rgb=sheet_rgb,
+        band=band, refine=refine, sheet_rgb=sheet_rgb, doubt=doubt,
     )  # fmt: skip
 
 
