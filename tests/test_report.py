@@ -273,6 +273,31 @@ def test_overlay_plan_draws_the_most_doubtful_sheets_not_already_drawn():
     assert not [i for i in none.items if i.reason == "doubtful"]  # a table from before
 
 
+def test_a_long_caption_stays_inside_a_narrow_overlay(tmp_path):
+    """A tall, narrow sheet and the doubtful caption of a long sheet id: every word is drawn
+    and no caption pixel touches the figure's left or right edge (the demo's captions ran past
+    both when they were wrapped at a fixed number of characters)."""
+    sheet = tmp_path / "narrow.png"
+    Image.fromarray(np.full((1500, 500, 3), 235, np.uint8)).save(sheet)
+    title = (
+        "MNHN-P-P04871235_a_very_long_sheet_identifier — doubtful 1 of 48: the network was "
+        "unsure of 43% of its plant; leaf area 12,967\u00a0mm², 14 leaves, scale: ruler"
+    )
+    lines = overlays.wrap_to_width(title, 288, overlays.TITLE_POINTS)
+    assert "".join(lines).replace(" ", "") == title.replace(" ", "")  # nothing dropped
+    assert len(lines) >= 4 and lines[0].startswith("MNHN-P-P04871235_a")  # the id broken
+    assert not any(line.startswith("mm²") for line in lines)  # the unit stays with its number
+    out = tmp_path / "o.png"
+    item = overlays.OverlayItem("doubtful", "x", str(sheet), title)
+    assert overlays.render_overlay(item, out, long_side=900) is None
+    with Image.open(out) as im:
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+    band = rgb[: rgb.shape[0] - 900]  # the caption above the 300x900 thumbnail
+    dark = band.sum(axis=2) < 300
+    assert dark.any(), "no caption drawn"
+    assert not dark[:, :3].any() and not dark[:, -3:].any(), "the caption runs off the edge"
+
+
 def test_figures_are_drawn_from_empty_and_unscaled_tables(tmp_path):
     empty = pd.DataFrame(columns=["epoch", "train_loss", "val_loss", "val_iou", "seconds"])
     plots.plot_training(empty, tmp_path / "t.png")

@@ -10,7 +10,6 @@ hop from ``workflow/scripts/overlays.py``; the figures themselves follow the sam
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from PIL import Image
 from scipy import ndimage
@@ -31,6 +32,7 @@ PREDICTED_COLOUR = (230, 0, 170)  # magenta: rare on paper, leaves and labels
 ANNOTATION_COLOUR = (0, 190, 255)  # cyan
 OVERLAY_REASONS = ("worst-test", "doubtful", "problems", "random")
 UNREADABLE_TILE = "unreadable-files"
+TITLE_POINTS = 9
 
 
 @dataclass
@@ -65,12 +67,25 @@ def _size(row: dict) -> tuple[int, int] | None:
     return (int(w), int(h)) if w and h else None
 
 
+def _sheet_item(reason: str, row: dict, caption: str, annotations: dict[str, str]) -> OverlayItem:
+    """An overlay of a measured sheet: its predicted mask, and its annotation where it has one."""
+    return OverlayItem(
+        reason,
+        row["sheet_id"],
+        row["path"],
+        caption,
+        predicted_mask=row.get("predicted_mask", ""),
+        annotation=annotations.get(row["sheet_id"], ""),
+        size=_size(row),
+    )
+
+
 def _measure_text(row: dict) -> str:
     area = _num(row.get("leaf_area_mm2"))
     leaves = _num(row.get("n_leaves"))
     parts = []
     if area is not None:
-        parts.append(f"leaf area {area:,.0f} mm²")
+        parts.append(f"leaf area {area:,.0f}\u00a0mm²")  # no break before the unit
     if leaves is not None:
         parts.append(f"{int(leaves)} leaves")
     if row.get("scale_source"):
@@ -116,16 +131,13 @@ def plan_overlays(
         if row is None:
             continue
         plan.items.append(
-            OverlayItem(
+            _sheet_item(
                 "worst-test",
-                r["sheet_id"],
-                row["path"],
+                row,
                 f"{r['sheet_id']} — test sheet {rank} of {len(per_sheet)} by IoU: "
                 f"IoU {float(r['iou']):.3f}, precision {float(r['precision']):.3f}, "
                 f"recall {float(r['recall']):.3f}",
-                predicted_mask=row.get("predicted_mask", ""),
-                annotation=annotations.get(r["sheet_id"], ""),
-                size=_size(row),
+                annotations,
             )
         )
         chosen.add(r["sheet_id"])
@@ -136,15 +148,12 @@ def plan_overlays(
     doubtful = doubtful.sort_values("_doubt", ascending=False, kind="stable").head(n_doubtful)
     for rank, row in enumerate(doubtful.to_dict("records"), start=1):
         plan.items.append(
-            OverlayItem(
+            _sheet_item(
                 "doubtful",
-                row["sheet_id"],
-                row["path"],
+                row,
                 f"{row['sheet_id']} — doubtful {rank} of {len(doubt.dropna())}: the network was "
                 f"unsure of {row['_doubt']:.0%} of its plant; {_measure_text(row)}",
-                predicted_mask=row.get("predicted_mask", ""),
-                annotation=annotations.get(row["sheet_id"], ""),
-                size=_size(row),
+                annotations,
             )
         )
         chosen.add(row["sheet_id"])
@@ -181,15 +190,7 @@ def plan_overlays(
         for i in picks:
             row = by_id[pool[i]]
             plan.items.append(
-                OverlayItem(
-                    "random",
-                    row["sheet_id"],
-                    row["path"],
-                    f"{row['sheet_id']} — {_measure_text(row)}",
-                    predicted_mask=row.get("predicted_mask", ""),
-                    annotation=annotations.get(row["sheet_id"], ""),
-                    size=_size(row),
-                )
+                _sheet_item("random", row, f"{row['sheet_id']} — {_measure_text(row)}", annotations)
             )
     return plan
 
@@ -208,6 +209,43 @@ def _outline(mask_path: str, size: tuple[int, int], width: int = 2) -> np.ndarra
     m = np.asarray(small) >= 128
     edge = m & ~ndimage.binary_erosion(m)
     return ndimage.binary_dilation(edge, iterations=max(0, width - 1)) if width > 1 else edge
+
+
+def wrap_to_width(text: str, width_px: int, points: float, dpi: int = 100) -> list[str]:
+    """Break ``text`` at spaces into lines no wider than ``width_px`` when drawn at ``points``.
+
+    Measured with the renderer that draws the figure, not guessed from a character count: a
+    caption with a long sheet id, "—" and "mm²" ran past both edges of a narrow sheet when it
+    was wrapped at a fixed number of characters. A word wider than a line (a long sheet id) is
+    broken between characters, so it is all shown.
+    """
+    renderer = RendererAgg(max(1, width_px), 100, dpi)
+    prop = FontProperties(size=points)
+
+    def fits(line: str) -> bool:
+        return renderer.get_text_width_height_descent(line, prop, ismath=False)[0] <= width_px
+
+    def pieces(word: str) -> list[str]:
+        out = [""]
+        for ch in word:
+            if out[-1] and not fits(out[-1] + ch):
+                out.append("")
+            out[-1] += ch
+        return out
+
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in filter(None, paragraph.split(" ")):  # a no-break space holds
+            for piece in pieces(word) if not fits(word) else [word]:
+                trial = f"{line} {piece}" if line else piece
+                if line and not fits(trial):
+                    lines.append(line)
+                    line = piece
+                else:
+                    line = trial
+        lines.append(line)
+    return lines
 
 
 def render_overlay(item: OverlayItem, out: str | Path, long_side: int = 900) -> str | None:
@@ -235,13 +273,15 @@ def render_overlay(item: OverlayItem, out: str | Path, long_side: int = 900) -> 
         except (SheetError, OSError, ValueError):
             label += " (unreadable)"
         handles.append(Line2D([], [], color=np.array(colour) / 255, lw=3, label=label))
-    title = textwrap.wrap(item.title, width=max(30, int(tw / 6)))  # ~6 px per 9 pt character
-    band = 14 + 14 * len(title)
+    title = wrap_to_width(item.title, tw - 12, TITLE_POINTS)
+    band = 12 + 16 * len(title)  # 9 pt at 100 dpi: 15 px a line
     fig = Figure(figsize=(tw / 100, (th + band) / 100))
     ax = fig.add_axes((0, 0, 1, th / (th + band)))
     ax.imshow(img, interpolation="none")
     ax.set_axis_off()
-    fig.text(0.5, 1 - 6 / (th + band), "\n".join(title), fontsize=9, ha="center", va="top")
+    fig.text(
+        0.5, 1 - 6 / (th + band), "\n".join(title), fontsize=TITLE_POINTS, ha="center", va="top"
+    )
     if handles:
         ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.85)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
