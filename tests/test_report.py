@@ -312,7 +312,15 @@ def test_figures_are_drawn_from_empty_and_unscaled_tables(tmp_path):
             "scale_source": ["none", ""],
         }
     )
-    plots.plot_collection(unscaled, tmp_path / "c.png")
+    plots.plot_collection(unscaled, tmp_path / "c.png")  # a table from before mask_doubt
+    with_doubt = unscaled.assign(mask_doubt=[0.3, None])  # the error row has none
+    plots.plot_collection(with_doubt, tmp_path / "d.png")
+    purple = np.array([148, 103, 189])  # tab:purple, the doubt histogram's bars
+    for name, bars in (("c.png", False), ("d.png", True)):
+        with Image.open(tmp_path / name) as im:
+            rgb = np.asarray(im.convert("RGB")).astype(int)
+        bottom = rgb[2 * rgb.shape[0] // 3 :]
+        assert (np.abs(bottom - purple).sum(axis=2) < 10).any() == bars, name
     for name in ("t.png", "e.png", "c.png"):
         with Image.open(tmp_path / name) as im:
             assert im.format == "PNG" and im.size[0] > 500

@@ -167,7 +167,7 @@ def plot_evaluation(
 
 # --- collection -----------------------------------------------------------------------------
 
-COLLECTION_COLUMNS = ["status", "n_leaves", "leaf_area_mm2", "scale_source"]
+COLLECTION_COLUMNS = ["status", "n_leaves", "leaf_area_mm2", "scale_source", "mask_doubt"]
 
 
 def read_collection(path: str | Path) -> pd.DataFrame:
@@ -184,14 +184,19 @@ def _area_bins(values: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def plot_collection(leaf_area: pd.DataFrame, out: str | Path) -> None:
-    """Leaf area and leaf count over the collection, and how many sheets could be measured.
+    """Leaf area and leaf count over the collection, how many sheets could be measured, and how
+    unsure the network was of its masks.
 
     Sheets without a scale have no mm² and are counted, not silently dropped, so a histogram of
-    a few hundred sheets is not mistaken for the whole collection.
+    a few hundred sheets is not mistaken for the whole collection. The doubt histogram shows
+    whether the doubtful sheets the report draws are a thin tail or a whole second batch (a
+    scanner, a herbarium, a plant form the model has not seen) worth checking as a group.
     """
-    fig = Figure(figsize=(11, 7.5))
-    axes = fig.subplots(2, 2)
-    _tidy(*axes.flat)
+    fig = Figure(figsize=(11, 10.5))
+    grid = fig.add_gridspec(3, 2)
+    axes = np.array([[fig.add_subplot(grid[r, c]) for c in range(2)] for r in range(2)])
+    ax_doubt = fig.add_subplot(grid[2, :])
+    _tidy(*axes.flat, ax_doubt)
     ok = leaf_area[leaf_area["status"] == "ok"]
     area = pd.to_numeric(ok.get("leaf_area_mm2"), errors="coerce").dropna().to_numpy()
     ax = axes[0, 0]
@@ -233,10 +238,34 @@ def plot_collection(leaf_area: pd.DataFrame, out: str | Path) -> None:
         for yi, v in enumerate(counts.to_numpy()):
             ax.text(v, yi, f" {v}", va="center", fontsize=9)
         ax.set(xlabel="sheets", title=title)
+    doubt = (
+        ok["mask_doubt"] if "mask_doubt" in ok else pd.Series(dtype=float)
+    )  # a table from before
+    _plot_doubt(ax_doubt, pd.to_numeric(doubt, errors="coerce").dropna())
     n_ok = len(ok)
     fig.suptitle(f"Collection — {len(leaf_area)} sheet files, {n_ok} measured", fontsize=12)
     fig.tight_layout()
     _save(fig, out)
+
+
+def _plot_doubt(ax: Axes, doubt: pd.Series) -> None:
+    """``mask_doubt`` over the measured sheets, the ten most doubtful per cent shaded."""
+    if doubt.empty:
+        _note(ax, "no mask_doubt: the masks are the classical baseline's, or from before it")
+        return
+    values = doubt.to_numpy(float)
+    ax.hist(values, bins=np.linspace(0, 1, 51), color="tab:purple")
+    top = float(np.quantile(values, 0.9))
+    ax.axvspan(top, 1, color="tab:purple", alpha=0.08, lw=0)
+    ax.axvline(top, color="k", ls=":", lw=1, label=f"most doubtful 10 %: above {top:.2f}")
+    ax.axvline(np.median(values), color="k", ls="--", lw=1, label=f"median {np.median(values):.2f}")
+    ax.legend(frameon=False)
+    ax.set(xlim=(0, 1), xlabel="mask_doubt (share of the plant the network was unsure of)",
+           ylabel="sheets")  # fmt: skip
+    ax.set_title(
+        f"Mask doubt ({values.size} network masks; sort leaf_area.csv by mask_doubt to check "
+        "the highest first)"
+    )
 
 
 # --- the rules (plot_training, plot_evaluation, plot_collection) -----------------------------
