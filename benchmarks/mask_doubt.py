@@ -55,7 +55,7 @@ def ranking(table: pd.DataFrame) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table", nargs="+", required=True, help="NAME=CSV[,CSV]")
-    ap.add_argument("--pool", nargs="*", help="names pooled into one ranking (default: all)")
+    ap.add_argument("--pool", nargs="+", help="names pooled into one ranking (default: all)")
     ap.add_argument("--out", type=Path, help="folder for results.md and the joined tables")
     args = ap.parse_args()
     tables = dict(collection(s) for s in args.table)

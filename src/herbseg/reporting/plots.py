@@ -189,8 +189,9 @@ def plot_collection(leaf_area: pd.DataFrame, out: str | Path) -> None:
 
     Sheets without a scale have no mm² and are counted, not silently dropped, so a histogram of
     a few hundred sheets is not mistaken for the whole collection. The doubt histogram shows
-    whether the doubtful sheets the report draws are a thin tail or a whole second batch (a
-    scanner, a herbarium, a plant form the model has not seen) worth checking as a group.
+    whether the doubtful sheets the report draws are a thin tail or a second hump worth
+    checking as a group (a scanner, a herbarium; or grasses, whose thin blades raise the doubt
+    where the masks are good: BENCHMARKS.md, "A fresh machine, grasses and rosettes").
     """
     fig = Figure(figsize=(11, 10.5))
     grid = fig.add_gridspec(3, 2)
