@@ -62,3 +62,19 @@ def test_a_leaf_across_the_whole_sheet_keeps_both_halves():
     assert region is not None
     assert region[30:-30, 30:-30].all()
     assert not region[:, :10].any()  # the table is still cleared
+
+
+def test_the_edge_is_placed_on_the_masks_grid_not_the_small_pictures():
+    """The hull is found on a 256-px picture; on a 4x larger scan one pixel of it is six of the
+    mask's, and the coarse hull (grown to keep the paper's edge) reached onto the table, where a
+    half-marked strip then became a "leaf" (LeafMachine2). The edge now lies within a pixel or
+    two of the paper's, and a bright speck of dust on the table does not pull it out."""
+    rgb, _ = drawn_sheet()
+    big = np.asarray(Image.fromarray(rgb).resize((DRAWN_W * 4, DRAWN_H * 4))).copy()
+    left = 80  # the paper's left edge on the big scan (x 20 on the drawn sheet)
+    big[300:302, left - 6 : left - 4] = 255  # dust on the table, 4-6 px from the paper
+    region = sheet_region(big)
+    assert region is not None
+    assert region[100:-100, left].all()  # the paper to its very edge
+    assert not region[100:-100, : left - 3].any()  # nothing 3 px or more onto the table
+    assert not region[296:306, left - 8 : left - 2].any()  # not drawn out to the speck
