@@ -16,8 +16,9 @@ reference; ``no_sheet_only.yaml`` holds ``predict: {sheet_only: false}``):
     PYTHONPATH=src .venv/bin/python benchmarks/sheet_edge.py \\
         --registered results/violaceae/registered/masks --reference REF/masks \\
         --masks OUT/thin_auto/masks --out results/sheet_edge
-Writes ``<out>/results.md`` and ``<out>/removed.jpg`` (three LeafMachine2 sheets: what the
-tight edge removes from the masks in red, widened to be seen; the mask's outline in cyan).
+Writes ``<out>/results.md`` (with both ways timed on one sheet brought to each ``--sizes``
+grid, up to a 7500-px scan) and ``<out>/removed.jpg`` (three LeafMachine2 sheets: what the tight
+edge removes from the masks in red, widened to be seen; the mask's outline in cyan).
 """
 
 from __future__ import annotations
@@ -55,14 +56,47 @@ def parts(mask: np.ndarray, min_px: int = 100) -> int:
     return int((np.bincount(ndi.label(mask)[0].ravel())[1:] >= min_px).sum())
 
 
+def by_size(sizes: list[str]) -> str:
+    """Both ways on one LeafMachine2 sheet brought to each ``WxH``: best of three, ms, and the
+    peak of Python-tracked memory (numpy's arrays) in MB; above ``EDGE_LONG_SIDE`` the tight
+    edge is read at every k-th pixel."""
+    import tracemalloc
+
+    base = Image.open(sorted((SHARED / "leafmachine2_demo").glob("*.jpg"))[2]).convert("RGB")
+    lines = ["| mask grid | coarse (naive): ms, MB | tight: ms, MB |", "|---|---|---|"]
+    for size in sizes:
+        w, h = (int(v) for v in size.split("x"))
+        rgb = np.asarray(base.resize((w, h)))
+        cells = []
+        for way in (coarse_region, sheet_region):
+            way(rgb)
+            tracemalloc.start()
+            best = min(_timed(way, rgb) for _ in range(3))
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            cells.append(f"{best * 1e3:.0f} ms, {peak / 1e6:.0f} MB")
+        lines.append(f"| {w}×{h} | {cells[0]} | {cells[1]} |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines) + "\n"
+
+
+def _timed(way, rgb: np.ndarray) -> float:
+    t0 = time.perf_counter()
+    way(rgb)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--registered", type=Path, help="registered Violaceae masks (<stem>_mask.png)")
     ap.add_argument("--reference", type=Path, help="LeafMachine2 reference masks (<stem>.png)")
     ap.add_argument("--masks", type=Path, help="predicted LeafMachine2 masks (<stem>.png)")
     ap.add_argument("--out", type=Path, default=REPO / "results" / "sheet_edge")
+    ap.add_argument("--sizes", nargs="*", default=["1400x2100", "2000x3000", "5000x7500"],
+                    help="mask grids to time both ways on (WxH)")  # fmt: skip
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    sized = by_size(args.sizes)
     collections = {
         "LeafMachine2": sorted((SHARED / "leafmachine2_demo").glob("*.jpg")),
         "Violaceae": sorted((SHARED / "violaceae" / "images").glob("*/*.jpg")),
@@ -121,7 +155,7 @@ def main() -> None:
             f"{masks_cells} |"
         )
         print(lines[-1], flush=True)
-    md = "\n".join(lines) + "\n"
+    md = "\n".join(lines) + "\n\n" + sized
     (args.out / "results.md").write_text(md)
     if tiles:
         Image.fromarray(np.concatenate(tiles, axis=1)).save(args.out / "removed.jpg", quality=85)

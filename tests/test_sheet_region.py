@@ -78,3 +78,18 @@ def test_the_edge_is_placed_on_the_masks_grid_not_the_small_pictures():
     assert region[100:-100, left].all()  # the paper to its very edge
     assert not region[100:-100, : left - 3].any()  # nothing 3 px or more onto the table
     assert not region[296:306, left - 8 : left - 2].any()  # not drawn out to the speck
+
+
+def test_a_large_scan_places_its_edge_on_every_kth_pixel(monkeypatch):
+    """Above ``EDGE_LONG_SIDE`` the edge is read at every k-th pixel (bounded time and memory on
+    a 7500-px scan): still within about k pixels of the paper, on the mask's full grid."""
+    from herbseg.measurement import sheet_region as module
+
+    monkeypatch.setattr(module, "EDGE_LONG_SIDE", 800)  # k = 2 on the 1600-px scan
+    rgb, _ = drawn_sheet()
+    big = np.asarray(Image.fromarray(rgb).resize((DRAWN_W * 4, DRAWN_H * 4)))
+    left = 80
+    region = module.sheet_region(big)
+    assert region is not None and region.shape == big.shape[:2]
+    assert region[100:-100, left].all() and region[100:-100, left + 1 : -left - 1].all()
+    assert not region[100:-100, : left - 5].any()
