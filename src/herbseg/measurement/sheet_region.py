@@ -30,9 +30,9 @@ from herbseg.io.geometry import image_to_grid, output_size
 # sheet pixels wide at least, and the hull of a 256-px picture costs a few milliseconds.
 LONG_SIDE = 256
 # The edge is placed again on the mask's grid, read at every k-th pixel so that the grid it is
-# placed on has at most this long side: within a pixel or two up to 3000-px sheets, three or four
-# of a 7500-px scan (the coarse hull: a dozen, and 30), at a bounded cost (a 37 MP mask read
-# whole took 1.3 s and 0.46 GB).
+# placed on has at most this long side: within a pixel or two up to 3000-px sheets, four of a
+# 7500-px scan (the coarse hull: a dozen, and 30), at a bounded cost (a 37 MP mask read whole
+# took 1.3 s and 0.46 GB; BENCHMARKS.md, "The sheet's edge on the mask's grid").
 EDGE_LONG_SIDE = 3000
 # Bright pieces this large against the largest are paper (the halves of a sheet a plant crosses);
 # smaller ones are a ruler or a colour chart lying beside the sheet (LeafMachine2: 3-4 % of it).
