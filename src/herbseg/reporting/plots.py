@@ -239,9 +239,8 @@ def plot_collection(leaf_area: pd.DataFrame, out: str | Path) -> None:
         for yi, v in enumerate(counts.to_numpy()):
             ax.text(v, yi, f" {v}", va="center", fontsize=9)
         ax.set(xlabel="sheets", title=title)
-    doubt = (
-        ok["mask_doubt"] if "mask_doubt" in ok else pd.Series(dtype=float)
-    )  # a table from before
+    # a leaf_area.csv written before mask_doubt existed has no such column
+    doubt = ok["mask_doubt"] if "mask_doubt" in ok else pd.Series(dtype=float)
     _plot_doubt(ax_doubt, pd.to_numeric(doubt, errors="coerce").dropna())
     n_ok = len(ok)
     fig.suptitle(f"Collection — {len(leaf_area)} sheet files, {n_ok} measured", fontsize=12)
