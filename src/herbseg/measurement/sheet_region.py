@@ -58,15 +58,7 @@ def find_sheet(lab: np.ndarray, margin: float) -> np.ndarray:
     # edge to edge cuts the paper in two, and the hull of one half would cut the plant off
     paper = np.isin(labels, 1 + np.flatnonzero(sizes >= PIECE * sizes.max()))
     step = max(1, max(paper.shape) // 256)  # the hull of a subsampled mask is as good and fast
-    hull = convex_hull_image(paper[::step, ::step])
-    hull = (
-        np.asarray(
-            Image.fromarray(hull.astype(np.uint8) * 255).resize(
-                (paper.shape[1], paper.shape[0]), Image.Resampling.NEAREST
-            )
-        )
-        >= 128
-    )
+    hull = _to_grid(convex_hull_image(paper[::step, ::step]), paper.shape[1], paper.shape[0])
     pad = round(margin * max(paper.shape))
     if pad > 0:
         hull = ndi.binary_erosion(hull, iterations=pad, border_value=0)
@@ -98,6 +90,7 @@ def sheet_region(rgb: np.ndarray) -> np.ndarray | None:
 
 
 def _to_grid(mask: np.ndarray, w: int, h: int) -> np.ndarray:
+    """A bool mask brought to ``w×h`` by nearest neighbour (it stays a mask)."""
     picture = Image.fromarray(mask.astype(np.uint8) * 255)
     return np.asarray(picture.resize((w, h), Image.Resampling.NEAREST)) >= 128
 
