@@ -34,6 +34,8 @@ from scipy import ndimage
 from herbseg.io.images import write_mask
 from herbseg.synth import sheets as S
 from herbseg.synth.field_photos import draw_field_photo
+from herbseg.synth.grasses import draw_grass
+from herbseg.synth.paint import draw_marked, pick_colour
 from herbseg.synth.paperweights import draw_paperweights
 
 MASK_CLASSES = ("leaf", "plant")
@@ -54,21 +56,6 @@ REAL_COLOURS = np.array(
 _FLOWER_COLOURS = np.array(
     [(120, 80, 150), (200, 190, 210), (230, 200, 60), (190, 90, 120), (240, 235, 220)], np.float32
 )
-_STRAW = np.array([(176, 160, 100), (150, 140, 80), (120, 130, 70)], np.float32)
-
-
-def _draw(scene: S._Scene, plant: np.ndarray, paint) -> None:
-    """Run ``paint(draw)`` on the canvas and record every pixel it changed as plant."""
-    before = scene.canvas.copy()
-    img = Image.fromarray(scene.canvas)
-    paint(ImageDraw.Draw(img))
-    scene.canvas[:] = np.asarray(img)
-    plant |= (scene.canvas != before).any(-1)
-
-
-def _colour(rng: np.random.Generator, palette: np.ndarray, jitter: float = 8.0) -> tuple:
-    c = palette[rng.integers(len(palette))] + rng.normal(0, jitter, 3)
-    return tuple(int(v) for v in np.clip(c, 0, 255))
 
 
 def _leaf_colours(scene: S._Scene) -> np.ndarray:
@@ -105,7 +92,7 @@ def _two_tone(scene: S._Scene, leaf: S._Leaf) -> None:
 
 def _roots(scene: S._Scene, plant: np.ndarray, bases: list[np.ndarray], region: S.Box) -> None:
     rng = scene.rng
-    colour = _colour(rng, np.array([(120, 100, 72), (90, 70, 50), (150, 128, 96)], np.float32))
+    colour = pick_colour(rng, np.array([(120, 100, 72), (90, 70, 50), (150, 128, 96)], np.float32))
     x0, y0, x1, y1 = region
     root_region = (x0, y0, x1, min(scene.height - 2, y1 + int(0.12 * scene.height)))
 
@@ -118,7 +105,7 @@ def _roots(scene: S._Scene, plant: np.ndarray, bases: list[np.ndarray], region: 
                 w = max(1, S._rint(scene.ppm * rng.uniform(0.2, 0.6)))
                 draw.line([tuple(p) for p in pts], fill=colour, width=w, joint="curve")
 
-    _draw(scene, plant, paint)
+    draw_marked(scene, plant, paint)
 
 
 def _flowers(
@@ -126,8 +113,8 @@ def _flowers(
 ) -> None:
     """Flowers at ``tips``: petals round a centre, then pressed-petal texture from ``texture``."""
     rng = scene.rng
-    colour = _colour(rng, _FLOWER_COLOURS)
-    centre = _colour(rng, np.array([(220, 190, 50), (90, 60, 40)], np.float32))
+    colour = pick_colour(rng, _FLOWER_COLOURS)
+    centre = pick_colour(rng, np.array([(220, 190, 50), (90, 60, 40)], np.float32))
     drawn: list[tuple[np.ndarray, float]] = []
 
     def paint(draw: ImageDraw.ImageDraw) -> None:
@@ -144,7 +131,7 @@ def _flowers(
             drawn.append((tip, r))
 
     before = plant.copy()
-    _draw(scene, plant, paint)
+    draw_marked(scene, plant, paint)
     painted = plant & ~before
     for tip, r in drawn:
         _press_petals(scene, painted, tip, r, texture)
@@ -185,54 +172,6 @@ def _press_petals(
     patch = scene.canvas[y0:y1, x0:x1].astype(np.float32) * shade[..., None]
     patch += (brown - patch) * (rng.uniform(0.15, 0.5) * rim)[..., None]
     scene.canvas[y0:y1, x0:x1][own] = np.clip(patch[own], 0, 255).astype(np.uint8)
-
-
-def _blade_poly(pts: np.ndarray, width: float) -> list[tuple[float, float]]:
-    """A grass blade around a polyline: ``width`` at the base, tapering to a point."""
-    d = np.gradient(pts, axis=0)
-    n = np.stack([-d[:, 1], d[:, 0]], 1) / np.maximum(np.hypot(*d.T)[:, None], 1e-6)
-    t = np.linspace(0, 1, len(pts))[:, None]
-    half = width / 2 * (1 - t**1.5)
-    left, right = pts + n * half, pts - n * half
-    return [tuple(p) for p in np.concatenate([left, right[::-1]])]
-
-
-def _grass(scene: S._Scene, plant: np.ndarray, thin: np.ndarray, region: S.Box) -> list[np.ndarray]:
-    """Tufts of narrow blades and culms topped by spikelets; returns the tuft bases."""
-    rng = scene.rng
-    x0, y0, x1, y1 = region
-    rw, rh = x1 - x0, y1 - y0
-    palette = REAL_COLOURS[:5] if rng.random() < 0.6 else _STRAW
-    colour = _colour(rng, palette)
-    bases = [np.array([x0 + rw * rng.uniform(0.3, 0.7), y1 - rng.uniform(0, 0.05) * rh])
-             for _ in range(int(rng.integers(1, 3)))]  # fmt: skip
-
-    def blades(draw: ImageDraw.ImageDraw) -> None:
-        for base in bases:
-            for _ in range(int(rng.integers(5, 14))):
-                angle = -math.pi / 2 + rng.normal(0, 0.35)
-                pts = S._grow(rng, base, angle, rh * rng.uniform(0.25, 0.7), 3.0, region)
-                draw.polygon(_blade_poly(pts, scene.ppm * rng.uniform(1.5, 5.0)), fill=colour)
-
-    def culms(draw: ImageDraw.ImageDraw) -> None:  # thin stalks topped by spikelets
-        for base in bases:
-            for _ in range(int(rng.integers(1, 4))):
-                angle = -math.pi / 2 + rng.normal(0, 0.15)
-                pts = S._grow(rng, base, angle, rh * rng.uniform(0.6, 0.95), 3.0, region)
-                w = max(1, S._rint(scene.ppm * rng.uniform(0.4, 1.0)))
-                draw.line([tuple(p) for p in pts], fill=colour, width=w, joint="curve")
-                top = pts[int(len(pts) * 0.7) :]
-                for p in top[:: max(1, int(scene.ppm * 2))]:
-                    a = rng.uniform(0, 2 * math.pi)
-                    length = scene.ppm * rng.uniform(3, 7)
-                    q = p + length * np.array([math.cos(a), math.sin(a)])
-                    draw.line([tuple(p), tuple(q)], fill=colour, width=max(1, w // 2))
-                    r = scene.ppm * rng.uniform(0.8, 1.6)
-                    draw.ellipse((q[0] - r, q[1] - 2 * r, q[0] + r, q[1] + 2 * r), fill=colour)
-
-    _draw(scene, plant, blades)
-    _draw(scene, thin, culms)
-    return bases
 
 
 def _wiry(scene: S._Scene, region: S.Box) -> list[tuple[np.ndarray, float]]:
@@ -323,8 +262,8 @@ def generate_plant_sheet(
     flowers = blank.copy()  # petals and their centres: what a frame loses when pale
     bases: list[np.ndarray] = []
     if kind == "grass":
-        bases = _grass(scene, parts, thin, region)
-        stems = [(np.array([b, b + (0, -2.0)]), 1.0) for b in bases]
+        bases, culms = draw_grass(scene, parts, thin, region)
+        stems = [(c, 1.0) for c in culms] or [(np.array([b, b + (0, -2.0)]), 1.0) for b in bases]
     else:
         stems = {"herb": S._stems, "wiry": _wiry, "rosette": _rosette}[kind](scene, region)
         if kind == "rosette":
