@@ -106,7 +106,7 @@ def _spikelet(draw: ImageDraw.ImageDraw, at: np.ndarray, angle: float, length: f
     u = np.array([math.cos(angle), math.sin(angle)])
     v = np.array([-u[1], u[0]])
     s = np.linspace(0, 1, 7)
-    half = width / 2 * np.sin(np.pi * np.clip(s, 0, 1)) ** 0.8
+    half = width / 2 * np.sin(np.pi * s) ** 0.8
     side_a = [at + u * length * a + v * h for a, h in zip(s, half, strict=True)]
     side_b = [at + u * length * a - v * h for a, h in zip(s[::-1], half[::-1], strict=True)]
     draw.polygon([tuple(p) for p in side_a + side_b], fill=fill)
@@ -121,7 +121,7 @@ class _Grass:
 
     def __init__(self, scene: S._Scene, region: Box) -> None:
         rng = self.rng = scene.rng
-        self.scene, self.region = scene, region
+        self.region = region
         self.ppm = scene.ppm
         self.height = region[3] - region[1]
         self.foliage = pick_colour(rng, _FOLIAGE, 10)
