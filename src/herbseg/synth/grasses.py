@@ -36,6 +36,16 @@ _SPIKELETS = np.array(
 )
 
 
+def _unit(angle: float) -> np.ndarray:
+    """The unit vector along ``angle`` (radians, image coordinates)."""
+    return np.array([math.cos(angle), math.sin(angle)])
+
+
+def _heading(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle of the step from ``a`` to ``b``."""
+    return math.atan2(*(b - a)[::-1])
+
+
 def _inside(p: np.ndarray, region: Box) -> bool:
     x0, y0, x1, y1 = region
     return x0 <= p[0] < x1 and y0 <= p[1] < y1
@@ -63,13 +73,13 @@ def pressed_path(
         angle += bend + rng.normal(0, 0.004)
         if i == kink:
             angle += rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 1.2)
-        p = pts[-1] + step * np.array([math.cos(angle), math.sin(angle)])
+        p = pts[-1] + step * _unit(angle)
         if not _inside(p, region):
             if folded or rng.random() > fold_p:
                 break
             angle += rng.choice([-1.0, 1.0]) * rng.uniform(2.7, 3.05)
             bend, folded = -bend, True
-            p = pts[-1] + step * np.array([math.cos(angle), math.sin(angle)])
+            p = pts[-1] + step * _unit(angle)
             if not _inside(p, region):
                 break
         pts.append(p)
@@ -103,7 +113,7 @@ def _shade(colour: tuple, k: float) -> tuple:
 def _spikelet(draw: ImageDraw.ImageDraw, at: np.ndarray, angle: float, length: float,
               width: float, fill: tuple) -> np.ndarray:  # fmt: skip
     """A lanceolate spikelet from ``at`` along ``angle``; returns its tip (where an awn starts)."""
-    u = np.array([math.cos(angle), math.sin(angle)])
+    u = _unit(angle)
     v = np.array([-u[1], u[0]])
     s = np.linspace(0, 1, 7)
     half = width / 2 * np.sin(np.pi * s) ** 0.8
@@ -176,23 +186,23 @@ class _Grass:
                          fill=_shade(self.foliage, 0.6))  # fmt: skip
             sheath = pts[k : k + max(3, int(ppm * rng.uniform(15, 40) / step))]
             _ribbon(leaves, sheath, np.full(len(sheath), 1.7 * w + 1), self.foliage)
-            tangent = math.atan2(*(pts[min(k + 1, len(pts) - 1)] - node)[::-1])
+            tangent = _heading(node, pts[min(k + 1, len(pts) - 1)])
             off = rng.choice([-1.0, 1.0]) * rng.uniform(0.25, 0.8)
             self.blade(leaves, node, tangent + off, self.height * rng.uniform(0.08, 0.3))
         self.culms.append(pts)
-        self.heads.append((pts[-1], math.atan2(*(pts[-1] - pts[-2])[::-1])))
+        self.heads.append((pts[-1], _heading(pts[-2], pts[-1])))
 
     def _awn(self, draw: ImageDraw.ImageDraw, tip: np.ndarray, angle: float) -> None:
         if self.awned:
             a = angle + self.rng.normal(0, 0.15)
-            end = tip + self.ppm * self.rng.uniform(3, 12) * np.array([math.cos(a), math.sin(a)])
+            end = tip + self.ppm * self.rng.uniform(3, 12) * _unit(a)
             draw.line([tuple(tip), tuple(end)], fill=_shade(self.glumes, 0.9), width=1)
 
     def _spike(self, axes: ImageDraw.ImageDraw, spikelets: ImageDraw.ImageDraw,
                at: np.ndarray, angle: float, length: float) -> None:  # fmt: skip
         """Spikelets close along both sides of a short axis: a spike, or one arm of a head."""
         rng, ppm = self.rng, self.ppm
-        u = np.array([math.cos(angle), math.sin(angle)])
+        u = _unit(angle)
         axes.line([tuple(at), tuple(at + u * length)], fill=self.glumes,
                   width=max(1, S._rint(ppm * 0.3)))  # fmt: skip
         size = ppm * rng.uniform(3, 8)
@@ -220,7 +230,7 @@ class _Grass:
         for j in range(whorls):
             k = int((len(axis) - 2) * j / whorls)
             here = axis[k]
-            heading = math.atan2(*(axis[k + 1] - here)[::-1])
+            heading = _heading(here, axis[k + 1])
             for _ in range(int(rng.integers(1, 5))):
                 spread = rng.choice([-1.0, 1.0]) * (0.1 + 1.0 * self.open) * rng.uniform(0.5, 1)
                 reach = length * rng.uniform(0.2, 0.5) * (1 - 0.6 * j / whorls)
@@ -233,7 +243,7 @@ class _Grass:
                 for p in branch[len(branch) // 3 :: gap]:
                     a = heading + spread + rng.normal(0, 0.3)
                     size = ppm * rng.uniform(2, 6)
-                    pedicel = p + ppm * rng.uniform(0.5, 2) * np.array([math.cos(a), math.sin(a)])
+                    pedicel = p + ppm * rng.uniform(0.5, 2) * _unit(a)
                     axes.line([tuple(p), tuple(pedicel)], fill=self.glumes, width=1)
                     tip = _spikelet(spikelets, pedicel, a, size, size * rng.uniform(0.25, 0.45),
                                     self.glumes)  # fmt: skip
