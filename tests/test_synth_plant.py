@@ -26,6 +26,26 @@ def test_plant_mask_holds_the_stems_and_the_leaf_mask_does_not(kind):
     assert np.median(diff) > 40
 
 
+def test_the_plant_seen_through_tape_and_stamp_ink_is_plant_and_labels_hide_it():
+    """A person tracing a whole plant traces it through a tape strip or stamp ink; the leaf
+    class leaves those pixels out (a taped leaf is not intact), and an opaque label hides the
+    plant from both."""
+    seen = 0
+    for index in range(6):
+        plant = generate_plant_sheet(3, 300, 430, 70, index=index, kind="herb")
+        leaf = generate_plant_sheet(3, 300, 430, 70, index=index, kind="herb", mask_class="leaf")
+        clutter = plant.truth["clutter"]
+        veiled = np.zeros(plant.mask.shape, bool)
+        for x0, y0, x1, y1 in clutter["tapes"] + [clutter["stamp"] or (0, 0, 0, 0)]:
+            veiled[max(0, y0) : y1, max(0, x0) : x1] = True
+        through = plant.mask & ~leaf.mask & ~plant.thin & ~plant.flowers
+        assert not through[~veiled].any(), "only tape and ink are seen through"
+        seen += int(through.sum())
+        x0, y0, x1, y1 = clutter["label"]
+        assert not plant.mask[max(0, y0) : y1, max(0, x0) : x1].any(), "a label hides the plant"
+    assert seen > 1000, "these draws lay tape across leaves"
+
+
 def test_collection_is_reproducible_and_spans_kinds_and_colours(tmp_path):
     a = generate_plant_collection(tmp_path / "a", 8, 11, 300, 440, 70, workers=1)
     b = generate_plant_collection(tmp_path / "b", 8, 11, 300, 440, 70, workers=2)

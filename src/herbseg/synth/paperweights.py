@@ -10,10 +10,10 @@ sold, metal ones in light and dark steel, brass and copper, worn: dark steel was
 added after LowRes_11's (about RGB 95, 88, 84) stayed marked as plant, so that sheet is no
 longer an untouched test of them.
 
-They are painted last, over the plant, and what they cover leaves the truth, as a tape strip's
-body does. Their soft shadow falls on paper and plant alike and covers nothing: a shaded leaf is
-still leaf. Drawn with a generator of their own, so a sheet without them is the same
-pixel for pixel as before they existed.
+They are painted last, over the plant, and what they cover leaves the truth, as a label's
+body does (the plant shows through tape, not through metal). Their soft shadow falls on paper
+and plant alike and covers nothing: a shaded leaf is still leaf. Drawn with a generator of
+their own, so a sheet without them is the same pixel for pixel as before they existed.
 """
 
 from __future__ import annotations

@@ -12,7 +12,10 @@ This module reuses the demo's paper, layout, leaf geometry, clutter and scanner,
 * leaf colours from a wider palette (green, yellow, red, orange, pale, dark, grey-green) and
   two-tone (variegated, or half-yellowed) blades;
 * ``mask_class``: ``plant`` marks everything the plant painted (blades, stems, petioles,
-  roots, flowers, spikelets) not covered by clutter; ``leaf`` marks blades only, as the demo.
+  roots, flowers, spikelets) not hidden by opaque clutter: what shows through tape and stamp
+  ink stays plant, as a person tracing a whole plant marks it (before, it was left out, and the
+  network was taught that a plant seen through tape, pale and washed out, is paper); ``leaf``
+  marks blades only, as the demo, and leaves taped or stamped blades' covered pixels out.
 
 A sheet depends only on ``(seed, index)``, like the demo's.
 """
@@ -305,10 +308,12 @@ def generate_plant_sheet(
     own = _stream(seed, index, 15)  # its own stream: sheets without paperweights are unchanged
     laid = own.random() < paperweights
     scene.clutter["paperweights"] = draw_paperweights(scene, own, region) if laid else []
+    # A whole plant is traced through tape and stamp ink; only opaque clutter hides it.
+    hidden = scene.hidden if scene.hidden is not None else np.zeros_like(scene.cover)
     leaf_mask = (scene.labels > 0) & ~scene.cover
-    plant_mask = ((scene.labels > 0) | thin | parts) & ~scene.cover
-    thin &= ~scene.cover & ~(scene.labels > 0)
-    flowers &= ~scene.cover & ~(scene.labels > 0) & ~thin
+    plant_mask = ((scene.labels > 0) | thin | parts) & ~hidden
+    thin &= ~hidden & ~(scene.labels > 0)
+    flowers &= ~hidden & ~(scene.labels > 0) & ~thin
     mask = plant_mask if mask_class == "plant" else leaf_mask
     rgb = S._scan(rng, scene.canvas)
     truth = {

@@ -138,6 +138,9 @@ class _Scene:
     clutter: dict = field(default_factory=dict)
     scale_kind: str = "ticks"  # which scale the sheet carries (herbseg.synth.scales)
     damage: float = 0.0  # share of leaves given a synth_damage failure mode
+    # H×W bool, made on the first opaque paste: the part of ``cover`` the plant cannot be seen
+    # through (labels, packets, paperweights), as against tape and stamp ink (see :func:`_paste`)
+    hidden: np.ndarray | None = None
 
     @property
     def height(self) -> int:
@@ -181,8 +184,21 @@ def _lowfreq(rng: np.random.Generator, h: int, w: int, cell: float) -> np.ndarra
     return field_ / max(float(field_.std()), 1e-6)
 
 
-def _paste(scene: _Scene, rgba: np.ndarray, x0: int, y0: int, covers: bool = True) -> None:
-    """Alpha-composite a local RGBA patch; every touched pixel stops being leaf if ``covers``."""
+def _paste(
+    scene: _Scene,
+    rgba: np.ndarray,
+    x0: int,
+    y0: int,
+    covers: bool = True,
+    see_through: bool = False,
+) -> None:
+    """Alpha-composite a local RGBA patch; every touched pixel stops being leaf if ``covers``.
+
+    ``see_through`` marks translucent clutter (tape, stamp ink): the leaf mask still loses those
+    pixels (a taped leaf is not intact), but they stay out of ``scene.hidden``, so whole-plant
+    masks (:mod:`herbseg.synth.plant`) keep the plant seen through them, as a person tracing the
+    plant would.
+    """
     h, w = rgba.shape[:2]
     cx0, cy0 = max(x0, 0), max(y0, 0)
     cx1, cy1 = min(x0 + w, scene.width), min(y0 + h, scene.height)
@@ -195,6 +211,10 @@ def _paste(scene: _Scene, rgba: np.ndarray, x0: int, y0: int, covers: bool = Tru
     region[:] = blended.astype(np.uint8)
     if covers:
         scene.cover[cy0:cy1, cx0:cx1] |= sub[..., 3] > 0
+    if covers and not see_through:
+        if scene.hidden is None:
+            scene.hidden = np.zeros_like(scene.cover)
+        scene.hidden[cy0:cy1, cx0:cx1] |= sub[..., 3] > 0
 
 
 def _rgba(img: Image.Image) -> np.ndarray:
@@ -1087,7 +1107,7 @@ def _tapes(scene: _Scene, stems: list[tuple[np.ndarray, float]]) -> None:
         crinkle = 1 + 0.08 * _lowfreq(rng, *hit.shape, max(3.0, scene.ppm))
         alpha = np.clip(rng.uniform(0.5, 0.7) * crinkle, 0.05, 0.9) * 255
         rgba[..., 3] = np.where(hit, alpha, 0).astype(np.uint8)
-        _paste(scene, rgba, box[0], box[1])
+        _paste(scene, rgba, box[0], box[1], see_through=True)
         scene.clutter["tapes"].append(box)
 
 
@@ -1104,7 +1124,7 @@ def _place_stamp(scene: _Scene, label: Box) -> None:
             x, y = rng.uniform(0, scene.width - w), rng.uniform(0, scene.height - h)
         box = (_rint(x), _rint(y), _rint(x) + w, _rint(y) + h)
         if _occlusion_ok(scene, hit, box):
-            _paste(scene, rgba, box[0], box[1])
+            _paste(scene, rgba, box[0], box[1], see_through=True)
             scene.clutter["stamp"] = box
             return
     scene.clutter["stamp"] = None
