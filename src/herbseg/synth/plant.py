@@ -309,11 +309,10 @@ def generate_plant_sheet(
     laid = own.random() < paperweights
     scene.clutter["paperweights"] = draw_paperweights(scene, own, region) if laid else []
     # A whole plant is traced through tape and stamp ink; only opaque clutter hides it.
-    hidden = scene.hidden if scene.hidden is not None else np.zeros_like(scene.cover)
     leaf_mask = (scene.labels > 0) & ~scene.cover
-    plant_mask = ((scene.labels > 0) | thin | parts) & ~hidden
-    thin &= ~hidden & ~(scene.labels > 0)
-    flowers &= ~hidden & ~(scene.labels > 0) & ~thin
+    plant_mask = ((scene.labels > 0) | thin | parts) & ~scene.hidden
+    thin &= ~scene.hidden & ~(scene.labels > 0)
+    flowers &= ~scene.hidden & ~(scene.labels > 0) & ~thin
     mask = plant_mask if mask_class == "plant" else leaf_mask
     rgb = S._scan(rng, scene.canvas)
     truth = {

@@ -138,9 +138,12 @@ class _Scene:
     clutter: dict = field(default_factory=dict)
     scale_kind: str = "ticks"  # which scale the sheet carries (herbseg.synth.scales)
     damage: float = 0.0  # share of leaves given a synth_damage failure mode
-    # H×W bool, made on the first opaque paste: the part of ``cover`` the plant cannot be seen
-    # through (labels, packets, paperweights), as against tape and stamp ink (see :func:`_paste`)
-    hidden: np.ndarray | None = None
+    # H×W bool: the part of ``cover`` the plant cannot be seen through (labels, packets,
+    # paperweights), as against tape and stamp ink (see :func:`_paste`)
+    hidden: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hidden = np.zeros_like(self.cover)
 
     @property
     def height(self) -> int:
@@ -212,8 +215,6 @@ def _paste(
     if covers:
         scene.cover[cy0:cy1, cx0:cx1] |= sub[..., 3] > 0
     if covers and not see_through:
-        if scene.hidden is None:
-            scene.hidden = np.zeros_like(scene.cover)
         scene.hidden[cy0:cy1, cx0:cx1] |= sub[..., 3] > 0
 
 
