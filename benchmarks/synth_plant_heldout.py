@@ -7,7 +7,8 @@ thin structures (stems, petioles, roots, culms), its ``flowers/`` masks the peta
 (pale ones are what a network takes for paper). A collection is drawn once per ``--out``.
 Sheets are predicted the workflow's way (resize to the model's frame,
 ``herbseg.stages.predict.predict_shard``, edge refinement on) or, with ``--tiles``, by
-``herbseg.model.tiles`` at that long side. ``--refine-thin 0 auto`` scores the same network's
+``herbseg.model.tiles`` at that long side (``--tiles-mode``: thin parts added to the frame's, the
+default, or tiles alone). ``--refine-thin 0 auto`` scores the same network's
 masks with each ``predict.refine_thin`` side by side (``auto`` follows the model's card: on for
 whole-plant models).
 
@@ -64,6 +65,8 @@ def main() -> None:
     ap.add_argument("--kind", choices=KINDS, help="every sheet of this kind (default: mixed)")
     ap.add_argument("--frame", type=int, default=None, help="default: the model card's frame")
     ap.add_argument("--tiles", type=int, default=0, help="tiled at this long side (0: frame)")
+    ap.add_argument("--tiles-mode", choices=("thin", "replace"), default="thin",
+                    help="predict.tiles.mode: thin parts added, or tiles alone")  # fmt: skip
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tta", action="store_true", help="predict.tta: average the four flips")
     ap.add_argument("--refine-thin", nargs="+", default=["auto"],
@@ -93,16 +96,17 @@ def main() -> None:
         thin = value if value == "auto" else float(value)
         refine = PredictSettings(refine_thin=thin).refine_for(mask_class)
         masks = args.out / f"masks_thin_{value}"
-        if args.tiles:
-            settings = TileSettings(True, args.tiles, args.frame, 0.25)
-            table = predict_tiled_shard(net, rows, masks, settings, device=device,
+        tiles = TileSettings(True, args.tiles_mode, args.tiles, args.frame)
+        if args.tiles and args.tiles_mode == "replace":
+            table = predict_tiled_shard(net, rows, masks, tiles, device=device,
                                         refine=refine, log=print)  # fmt: skip
         else:
             if resized is None:
                 resized = resize_shard(rows, args.out / "resize", frame=args.frame,
                                        threads=args.threads)  # fmt: skip
             table = predict_shard(net, resized, masks, device=device, sheets=rows, tta=args.tta,
-                                  refine=refine, threads=args.threads, log=print)  # fmt: skip
+                                  refine=refine, threads=args.threads, log=print,
+                                  tiles=tiles if args.tiles else None)  # fmt: skip
         items = pd.DataFrame({"sheet_id": table["sheet_id"], "pred_path": table["mask_path"],
                               "truth_path": [truth[s] for s in table["sheet_id"]]})  # fmt: skip
         per_sheet, summary = evaluate(items)
@@ -132,7 +136,8 @@ def main() -> None:
     for value, wrong in splits.items():
         md += f"| {value} | " + " | ".join(f"{n:,}" for n in wrong) + " |\n"
     md += (f"\nmodel {args.model} (mask_class {mask_class}), seed {args.seed}, "
-           f"{'tiles ' + str(args.tiles) if args.tiles else 'frame ' + str(args.frame)}"
+           f"frame {args.frame}"
+           f"{f', tiles {args.tiles} ({args.tiles_mode})' if args.tiles else ''}"
            f"{', tta' if args.tta else ''}, "
            f"load {os.getloadavg()[0]:.1f}\n")  # fmt: skip
     (args.out / "results.md").write_text(md)

@@ -44,7 +44,7 @@ from violaceae_register import REPO, register_all  # noqa: E402
 
 from herbseg.config.settings import settings_from  # noqa: E402
 from herbseg.io.geometry import thin_parts  # noqa: E402
-from herbseg.io.images import read_mask  # noqa: E402
+from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, read_mask  # noqa: E402
 from herbseg.measurement.label_refine import refine_labels  # noqa: E402
 from herbseg.model.card import card_settings, export_model  # noqa: E402
 from herbseg.model.network import load_model  # noqa: E402
@@ -52,7 +52,7 @@ from herbseg.reporting.overlays import OverlayItem, render_overlay  # noqa: E402
 from herbseg.stages.annotation_qc import QCSettings, annotation_qc, excluded_ids  # noqa: E402
 from herbseg.stages.baseline import BaselineSettings, fit_rows, segment_rows  # noqa: E402
 from herbseg.stages.ingest import ingest  # noqa: E402
-from herbseg.stages.predict import PredictSettings, predict_shard  # noqa: E402
+from herbseg.stages.predict import PredictSettings, predict_masks  # noqa: E402
 from herbseg.stages.resize import keep_thin_labels, resize_shard  # noqa: E402
 from herbseg.stages.train import TrainConfig, train  # noqa: E402
 from herbseg.synth.plant import plant_collection_once  # noqa: E402
@@ -197,9 +197,8 @@ def main() -> None:
     repeat = args.real_repeat
     tc = train_config(cfg, args)
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
-    refine = settings_from(PredictSettings, cfg["predict"], "predict").refine_for(
-        cfg["model"].get("mask_class")
-    )
+    predict = settings_from(PredictSettings, cfg["predict"], "predict")
+    mask_class = cfg["model"].get("mask_class")
     log(f"{len(ids)} QC-passed sheets, {len(synth_items)} synthetic, real x{repeat}; {tc}")
 
     if args.folds == 0:  # the real-sheet model
@@ -241,21 +240,10 @@ def main() -> None:
         else:
             result = train(train_items, pairs(src[src["split"] == "val"]), fold / "recipe", tc, log)
         net = load_model(fold / "recipe" / "model", str(device))
-        tables["recipe"].append(
-            predict_shard(
-                net,
-                test,
-                fold / "recipe" / "masks",
-                device=device,
-                batch_size=8,
-                threshold=cfg["predict"].get("threshold", 0.5),
-                tta=bool(cfg["predict"].get("tta", False)),
-                threads=args.threads,
-                sheets=test,
-                refine=refine,
-                log=log,
-            )  # fmt: skip
-        )
+        masks = predict_masks(net, test, test, fold / "recipe" / "masks", predict, mask_class,
+                              device=device, threads=args.threads,
+                              max_megapixels=DEFAULT_MAX_MEGAPIXELS, log=log)  # fmt: skip
+        tables["recipe"].append(masks)
         seconds["recipe"] += time.perf_counter() - t0
         log(f"fold{f}: {result}")
 

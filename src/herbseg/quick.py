@@ -54,7 +54,7 @@ def predict_sheets(
     from herbseg.model.network import load_model, resolve_device
     from herbseg.reporting.overlays import OverlayItem, _measure_text, render_overlay
     from herbseg.stages.measure import measure_settings, measure_shard
-    from herbseg.stages.predict import PredictSettings, for_this_cpu, predict_shard
+    from herbseg.stages.predict import PredictSettings, for_this_cpu, predict_masks
     from herbseg.stages.resize import resize_shard
 
     out = Path(out_dir)
@@ -76,12 +76,9 @@ def predict_sheets(
             if device.type != "cpu"
             else for_this_cpu(model, resized, p, threads, log, model_dir)
         )
-        preds = predict_shard(
-            net, resized, out / "masks", device=device, batch_size=p.batch_size,
-            long_side=p.long_side, threshold=p.threshold, amp=p.amp,
-            channels_last=p.channels_last, threads=threads, sheets=rows,
-            refine=p.refine_for(read_card(model_dir).get("mask_class")), tta=p.tta,
-            max_megapixels=max_mp, log=log,
+        preds = predict_masks(
+            net, resized, rows, out / "masks", p, read_card(model_dir).get("mask_class"),
+            device=device, threads=threads, max_megapixels=max_mp, log=log,
         )  # fmt: skip
     settings = measure_settings(config["measure"], config["postprocess"])
     preds = preds.astype({"sheet_id": str}).fillna("")

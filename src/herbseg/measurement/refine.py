@@ -207,7 +207,7 @@ def _logit(p: np.ndarray | float) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _wide(mask: np.ndarray, radius: float) -> np.ndarray:
+def wide_parts(mask: np.ndarray, radius: float) -> np.ndarray:
     """The morphological opening of ``mask`` by a disc of ``radius``: the parts of it wider than
     the disc (two Euclidean distance transforms; cheaper than a large structuring element)."""
     inner = ndi.distance_transform_edt(mask) > radius
@@ -283,7 +283,7 @@ def refine_edges(
     colour = np.clip(colours.score(_lab(img, zone), near.at(zone)), -s.evidence, s.evidence)
     refined[zone] = net[zone] + colour > 0
     if faint is not None:  # beyond the outline band, only thin structures may be added
-        refined &= ~(beyond & _wide(refined, band * s.thin_width))
+        refined &= ~(beyond & wide_parts(refined, band * s.thin_width))
     out = mask.copy()
     out[y0:y1, x0:x1] = refined
     return out, True

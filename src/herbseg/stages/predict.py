@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 
 from herbseg.config.settings import settings_from
 from herbseg.io.files import write_csv
@@ -39,7 +40,13 @@ from herbseg.model.infer import predict_proba
 from herbseg.model.masks import mask_doubt, write_mask_row, write_prediction
 from herbseg.model.network import load_model, resolve_device
 from herbseg.model.runtime import Network, cpu_network
-from herbseg.model.tiles import TileSettings, predict_tiled_shard
+from herbseg.model.tiles import (
+    TileSettings,
+    predict_tiled_shard,
+    tiled_proba,
+    with_thin_parts,
+    working_sheet,
+)
 
 PREDICT_COLUMNS = PREDICTION_COLUMNS  # the table predict_shard returns
 # Batches decoded ahead of the model: one is enough to hide decoding behind a CPU forward pass;
@@ -123,17 +130,31 @@ def _write(
     sheet_path: str | None,
     refine: RefineSettings | None,
     max_megapixels: float,
+    tiles: np.ndarray | None = None,
 ) -> tuple[dict, bool]:
-    """Write one mask; returns its table row and whether its edges were refined by colour."""
+    """Write one mask; returns its table row and whether its edges were refined by colour.
+    ``tiles``: the sheet's tiled probabilities (any grid of its aspect), whose thin parts are
+    added to the frame's (:func:`herbseg.model.tiles.with_thin_parts`)."""
     doubt = mask_doubt(prob)  # on the frame, the network's own grid
     geom = Geometry.from_row(row)
     w, h = output_size(geom.sheet_w, geom.sheet_h, long_side)
-    band = band_px(refine, max(w / geom.box_w, h / geom.box_h)) if refine and sheet_path else 0
-    if not band:  # the mask alone: interpolated only along its outlines (same pixels)
+    per_frame_px = max(w / geom.box_w, h / geom.box_h)  # grid pixels per frame pixel
+    band = band_px(refine, per_frame_px) if refine and sheet_path else 0
+    size = (geom.sheet_w, geom.sheet_h)
+    if not band and tiles is None:  # the mask alone: interpolated only along its outlines
         mask = frame_to_sheet(prob, geom, w, h, threshold)
-        size = (geom.sheet_w, geom.sheet_h)
         return write_mask_row(mask, row["sheet_id"], out_dir, size, doubt), False
     grid = frame_to_grid(prob, geom, w, h)
+    if tiles is not None:
+        r = refine or RefineSettings()
+        if tiles.shape != grid.shape:
+            tiles = np.asarray(Image.fromarray(tiles).resize((w, h), Image.Resampling.BILINEAR))
+        grid = with_thin_parts(
+            grid, tiles, width=r.thin_width * per_frame_px,
+            faint=r.thin, threshold=threshold,
+        )  # fmt: skip
+    if not band:
+        return write_mask_row(grid >= threshold, row["sheet_id"], out_dir, size, doubt), False
 
     def sheet_rgb() -> np.ndarray | None:
         try:
@@ -143,9 +164,29 @@ def _write(
         return image_to_grid(rgb, w, h)
 
     return write_prediction(
-        grid, row["sheet_id"], out_dir, (geom.sheet_w, geom.sheet_h), threshold=threshold,
+        grid, row["sheet_id"], out_dir, size, threshold=threshold,
         band=band, refine=refine, sheet_rgb=sheet_rgb, doubt=doubt,
     )  # fmt: skip
+
+
+def _tiled(
+    model: Network,
+    row: dict,
+    path: str,
+    settings: TileSettings,
+    device: torch.device,
+    amp: bool,
+    channels_last: bool,
+    max_megapixels: float,
+) -> np.ndarray | None:
+    """The sheet's tiled probabilities for :func:`_write`; None when the sheet cannot be read
+    (its frame was made from it, so the frame's answer is kept)."""
+    geom = Geometry.from_row(row)
+    try:
+        work = working_sheet(path, geom.sheet_w, geom.sheet_h, settings, max_megapixels)
+    except (SheetError, OSError):
+        return None
+    return tiled_proba(model, work, device, settings, amp=amp, channels_last=channels_last)
 
 
 def predict_shard(
@@ -163,6 +204,7 @@ def predict_shard(
     sheets: pd.DataFrame | None = None,
     refine: RefineSettings | None = None,
     tta: bool = False,
+    tiles: TileSettings | None = None,
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
@@ -174,9 +216,10 @@ def predict_shard(
     With ``sheets`` (the shard's manifest rows: ``sheet_id``, ``path``) and ``refine``, each mask's
     outline is re-decided by the sheet's own colours (:mod:`herbseg.measurement.refine`). ``tta``
     averages
-    the network over flipped frames (:func:`herbseg.model.infer.predict_proba`); ``max_megapixels``
-    is
-    ingest's limit, for reading the sheets again.
+    the network over flipped frames (:func:`herbseg.model.infer.predict_proba`). With ``tiles``
+    (and ``sheets``), each sheet is also predicted in tiles at a higher resolution, whose thin
+    parts are added to the frame's (``predict.tiles``, :mod:`herbseg.model.tiles`).
+    ``max_megapixels`` is ingest's limit, for reading the sheets again.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = resized[resized["status"] == "ok"].to_dict("records")
@@ -188,7 +231,7 @@ def predict_shard(
     done: dict[str, dict] = {}
     n_refined = 0
     paths = {}
-    if sheets is not None and refine is not None and refine.enabled:
+    if sheets is not None and ((refine is not None and refine.enabled) or tiles is not None):
         paths = dict(zip(sheets["sheet_id"].astype(str), sheets["path"]))
     progress = Progress(len(todo), log, "predicted")
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
@@ -219,7 +262,13 @@ def predict_shard(
                 )
                 for p, (r, _) in zip(probs, good):
                     path = paths.get(str(r["sheet_id"]))
-                    args = (p, r, out_dir, long_side, threshold, path, refine, max_megapixels)
+                    tiled = None
+                    if tiles is not None and path:
+                        tiled = _tiled(model, r, path, tiles, device, amp, channels_last,
+                                       max_megapixels)  # fmt: skip
+                    edge_path = path if refine is not None and refine.enabled else None
+                    args = (p, r, out_dir, long_side, threshold, edge_path, refine,
+                            max_megapixels, tiled)  # fmt: skip
                     writes.append(pool.submit(_write, *args))
             while len(writes) > max_writes:
                 row, refined = writes.popleft().result()
@@ -231,7 +280,7 @@ def predict_shard(
             done[row["sheet_id"]] = row
             n_refined += refined
     rows = [done[r["sheet_id"]] for r in todo]
-    if paths:
+    if paths and refine is not None and refine.enabled:
         log(
             f"edges refined by colour on {n_refined} of {len(rows)} masks (the rest: colours "
             "did not separate leaf from paper, or the mask is no finer than the frame)"
@@ -240,6 +289,33 @@ def predict_shard(
     if failed:
         log(f"{failed} of {len(rows)} frames could not be read; their rows say why")
     return pd.DataFrame(rows, columns=PREDICT_COLUMNS)
+
+
+def predict_masks(
+    net: Network,
+    resized: pd.DataFrame,
+    sheets: pd.DataFrame,
+    masks: Path,
+    p: PredictSettings,
+    mask_class: str | None,
+    *,
+    device: torch.device,
+    threads: int,
+    max_megapixels: float,
+    log: Callable[[str], None],
+) -> pd.DataFrame:
+    """The masks of a shard as the ``predict:`` settings ``p`` say, for a model marking
+    ``mask_class``: one frame per sheet, with ``predict.tiles`` the thin parts of tiles added,
+    or (``mode: replace``) the tiles alone. The rule and ``herbseg predict`` both come here."""
+    common = dict(device=device, batch_size=p.batch_size, long_side=p.long_side,
+                  threshold=p.threshold, amp=p.amp, channels_last=p.channels_last,
+                  refine=p.refine_for(mask_class), max_megapixels=max_megapixels,
+                  log=log)  # fmt: skip
+    if p.tiles.enabled and p.tiles.mode == "replace":
+        return predict_tiled_shard(net, sheets, masks, p.tiles, **common)
+    tiles = p.tiles if p.tiles.enabled else None
+    return predict_shard(net, resized, masks, threads=threads, sheets=sheets, tta=p.tta,
+                         tiles=tiles, **common)  # fmt: skip
 
 
 # Frames the bf16/int8 agreement check (and int8 calibration) runs on: a few seconds on 2 cores.
@@ -295,14 +371,7 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
     sheets = read_table(inputs.sheets, "text")
     cpu = device.type == "cpu"
     net = for_this_cpu(model, resized, p, threads, log, inputs.model) if cpu else model
-    refine = p.refine_for(card.get("mask_class"))
-    common = dict(device=device, batch_size=p.batch_size, long_side=p.long_side,
-                  threshold=p.threshold, amp=p.amp, channels_last=p.channels_last,
-                  refine=refine, max_megapixels=params.max_megapixels, log=log)  # fmt: skip
-    masks = Path(outputs.masks)
-    if p.tiles.enabled:  # sheets at predict.tiles.long_side, in overlapping tiles
-        table = predict_tiled_shard(net, sheets, masks, p.tiles, **common)
-    else:
-        table = predict_shard(net, resized, masks, threads=threads, sheets=sheets, tta=p.tta,
-                              **common)  # fmt: skip
+    table = predict_masks(net, resized, sheets, Path(outputs.masks), p, card.get("mask_class"),
+                          device=device, threads=threads, max_megapixels=params.max_megapixels,
+                          log=log)  # fmt: skip
     write_csv(table, outputs.table)
