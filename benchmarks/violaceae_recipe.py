@@ -19,8 +19,8 @@ glued to them, how often each real sheet is seen per epoch) is set here.
   selection) and save it to ``<out>/model`` -- the documented training command.
 
 Run (CPU):  .venv/bin/python benchmarks/violaceae_recipe.py --folds 0
-Run (GPU):  .venv/bin/python benchmarks/violaceae_recipe.py --folds 0 --device cuda --config \
-   config/violaceae.yaml config/violaceae_recipe.yaml config/violaceae_recipe_gpu.yaml
+Run (GPU):  .venv/bin/python benchmarks/violaceae_recipe.py --folds 0 --device cuda --threads 16 \
+   --config config/violaceae.yaml config/violaceae_recipe.yaml config/violaceae_recipe_gpu.yaml
 CV:         .venv/bin/python benchmarks/violaceae_recipe.py --folds 5
 """
 

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The real-sheet model (issue 14) on one CUDA GPU: the documented GPU training command, timed from
+# a clean folder, its model brought back in parts under 16 MB, then the recipe's predict path
+# (flips averaged, thin parts from tiles) on the annotated Violaceae sheets on the GPU and on the
+# CPUs, side by side. Extra arguments are variants: each is a string of extra
+# benchmarks/violaceae_recipe.py arguments, trained after the documented command, on the same GPU.
+#
+#   bash benchmarks/gpu_recipe.sh OUT_DIR ["--epochs 36" ...]
+#
+# Environment: PYTHON (default python3, with torch + herbseg's requirements importable),
+# HERBSEG_VIOLACEAE (the Violaceae folder: images/ and masks/; default ../shared/data/violaceae),
+# WORK (scratch space; default /dev/shm), DEVICE (default cuda; cpu to try the script out),
+# STEP_TIMEOUT (seconds per training; default 300), RECIPE_ARGS (arguments for every training, e.g.
+# "--epochs 1" to try the script out on a CPU).
+# Every model's parts: OUT_DIR/runN.tar.NN (cat them, then tar -x: runN.log, runN/recipe/model).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: gpu_recipe.sh OUT_DIR [VARIANT_ARGS ...]}
+shift
+py=${PYTHON:-python3}
+device=${DEVICE:-cuda}
+work=${WORK:-/dev/shm}/herbseg_gpu_recipe
+threads=$(nproc)
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+mkdir -p "$out"
+rm -rf "$work" && mkdir -p "$work"
+summary="$out/summary.txt"
+
+nvidia-smi -L || true
+"$py" -c "import torch, segmentation_models_pytorch as smp, albumentations as A; print('torch', \
+torch.__version__, 'smp', smp.__version__, 'albumentations', A.__version__, 'cuda', \
+torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" \
+    | tee "$summary"
+echo "CPUs: $threads" | tee -a "$summary"
+
+# the documented GPU command (README)
+cfg=(config/violaceae.yaml config/violaceae_recipe.yaml config/violaceae_recipe_gpu.yaml)
+i=0
+for variant in "" "$@"; do
+    name=run$i
+    i=$((i + 1))
+    t0=$(date +%s%N)
+    # run0 registers the Violaceae masks (cached in $work/registered for the variants after it)
+    # shellcheck disable=SC2086
+    timeout "${STEP_TIMEOUT:-300}" "$py" benchmarks/violaceae_recipe.py --folds 0 \
+        --device "$device" --threads "$threads" --config "${cfg[@]}" --out "$work/$name" \
+        ${RECIPE_ARGS:-} $variant >"$work/$name.log" 2>&1
+    rc=$?
+    t1=$(date +%s%N)
+    echo "$name [${variant:-documented command}]: exit $rc, wall $(((t1 - t0) / 1000000000)) s" \
+        | tee -a "$summary"
+    grep -E "registered|epoch .*/|stopped|real-sheet model" "$work/$name.log" | tail -4 \
+        | cut -c1-400 | tee -a "$summary"
+    if [ -d "$work/$name/model" ]; then
+        tar -C "$work" -cf - "$name.log" "$name/model" "$name/final/history.csv" 2>/dev/null \
+            | split -b 16000000 -d - "$out/$name.tar."
+    else
+        cp "$work/$name.log" "$out/$name.log"
+    fi
+done
+
+# the recipe's predict path with run0's model, on the GPU and then on every CPU core
+[ -d "$work/run0/model" ] || exit 0
+sheets=$(find "${HERBSEG_VIOLACEAE:-../shared/data/violaceae}/images" -name '*.jpg' | sort)
+keep=$(for s in $sheets; do b=$(basename "$s" .jpg); \
+    ls "${HERBSEG_VIOLACEAE:-../shared/data/violaceae}/masks/${b}_mask.jpg" >/dev/null 2>&1 \
+    && echo "$s"; done)
+n=$(echo "$keep" | wc -l)
+for dev in "$device" cpu; do
+    t0=$(date +%s%N)
+    # shellcheck disable=SC2086
+    timeout 120 "$py" -m herbseg.cli predict $keep --model "$work/run0/model" \
+        --config config/config.yaml --config config/violaceae.yaml \
+        --config config/violaceae_recipe.yaml --out "$work/predict_$dev" --device "$dev" \
+        --threads "$threads" >"$work/predict_$dev.log" 2>&1
+    rc=$?
+    t1=$(date +%s%N)
+    echo "predict $n annotated sheets on $dev (flips, thin parts from tiles): exit $rc," \
+        "$(((t1 - t0) / n / 1000000)) ms a sheet (start-up included)" \
+        | tee -a "$summary"
+    tail -2 "$work/predict_$dev.log" | cut -c1-300 >>"$summary"
+done
