@@ -12,7 +12,8 @@
 # WORK (scratch space; default /dev/shm), DEVICE (default cuda; cpu to try the script out),
 # STEP_TIMEOUT (seconds per training; default 300), RECIPE_ARGS (arguments for every training, e.g.
 # "--epochs 1" to try the script out on a CPU).
-# Every model's parts: OUT_DIR/runN.tar.NN (cat them, then tar -x: runN.log, runN/recipe/model).
+# Every model's parts: OUT_DIR/runN.tar.NN (cat them, then tar -x: runN.log, runN/model,
+# runN/final/history.csv).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: gpu_recipe.sh OUT_DIR [VARIANT_ARGS ...]}
