@@ -62,10 +62,9 @@ done
 
 # the recipe's predict path with run0's model, on the GPU and then on every CPU core
 [ -d "$work/run0/model" ] || exit 0
-sheets=$(find "${HERBSEG_VIOLACEAE:-../shared/data/violaceae}/images" -name '*.jpg' | sort)
-keep=$(for s in $sheets; do b=$(basename "$s" .jpg); \
-    ls "${HERBSEG_VIOLACEAE:-../shared/data/violaceae}/masks/${b}_mask.jpg" >/dev/null 2>&1 \
-    && echo "$s"; done)
+# the annotated sheets, as the recipe pairs them (HERBSEG_VIOLACEAE or ../shared)
+keep=$(PYTHONPATH="$PWD/benchmarks:$PYTHONPATH" "$py" -c "from violaceae_register import \
+annotated_pairs as pairs; print(*(sheet for _, sheet, _ in pairs()), sep='\n')")
 n=$(echo "$keep" | wc -l)
 for dev in "$device" cpu; do
     t0=$(date +%s%N)
