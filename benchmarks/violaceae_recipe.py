@@ -68,7 +68,6 @@ TRAIN_KEYS = (
     "augment",
     "size",
     "thin_weight",
-    "label_margin",
     "select",
 )
 
@@ -195,7 +194,6 @@ def main() -> None:
         train_src = prepare(out / "refined", out / "refined_masks", size, log, keep_thin=thin)
         train_src = train_src[train_src["sheet_id"].isin(ids)].reset_index(drop=True)
     synth_items = synthetic(out, cfg, args, size, thin, log)
-    exact = [mask for _, mask in synth_items]  # train.label_margin is for the real labels only
     repeat = args.real_repeat
     tc = train_config(cfg, args)
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
@@ -211,8 +209,7 @@ def main() -> None:
         )
         train_items = pairs(items[items["split"] == "train"]) * repeat + synth_items
         t0 = time.perf_counter()
-        result = train(train_items, pairs(items[items["split"] == "val"]), out / "final", tc, log,
-                       exact=exact)  # fmt: skip
+        result = train(train_items, pairs(items[items["split"] == "val"]), out / "final", tc, log)
         # the card carries what predict must know (frame, mask class) as the workflow's does
         export_model(out / "final" / "model", out / "model", evaluated_card=None,
                      settings=card_settings(cfg))  # fmt: skip
@@ -241,8 +238,7 @@ def main() -> None:
         if args.reuse_models and (fold / "recipe" / "model").exists():
             result = f"reused {fold / 'recipe' / 'model'}"
         else:
-            result = train(train_items, pairs(src[src["split"] == "val"]), fold / "recipe", tc,
-                           log, exact=exact)  # fmt: skip
+            result = train(train_items, pairs(src[src["split"] == "val"]), fold / "recipe", tc, log)
         net = load_model(fold / "recipe" / "model", str(device))
         masks = predict_masks(net, test, test, fold / "recipe" / "masks", predict, mask_class,
                               device=device, threads=args.threads,

@@ -28,9 +28,6 @@ from herbseg.model.augment import REAL_KEYS, real_transforms
 from herbseg.model.network import preprocess
 
 AUGMENT_KEYS = ("rotate", "hflip", "vflip", "brightness", *REAL_KEYS)
-# A target pixel of this value is neither plant nor paper: the loss leaves it out
-# (herbseg.model.fit; FrameDataset's ``margins``).
-UNSURE_TARGET = 0.5
 
 
 def build_augmentation(cfg: dict[str, Any], size: int | None = None) -> A.Compose:
@@ -105,9 +102,6 @@ class FrameDataset(Dataset):
 
     An index may be a plain ``int`` (no seeding: validation, or ad-hoc use) or an
     ``(index, seed)`` pair from :class:`SeededSampler`, which fixes the augmentation of that draw.
-    ``margins`` (frame pixels, one per pair; None: all 0) marks the paper within that distance of
-    a mask's plant :data:`UNSURE_TARGET` in the target, after augmentation
-    (:func:`unsure_margin`).
     """
 
     def __init__(
@@ -116,13 +110,9 @@ class FrameDataset(Dataset):
         mask_paths: Sequence[str | os.PathLike],
         transform: A.Compose | None = None,
         normalisation: dict[str, Any] | None = None,
-        margins: Sequence[int] | None = None,
     ):
         if len(image_paths) != len(mask_paths):
             raise ValueError(f"{len(image_paths)} images but {len(mask_paths)} masks")
-        if margins is not None and len(margins) != len(mask_paths):
-            raise ValueError(f"{len(margins)} margins for {len(mask_paths)} masks")
-        self.margins = [int(m) for m in margins] if margins is not None else None
         self.image_paths = [Path(p) for p in image_paths]
         self.mask_paths = [Path(p) for p in mask_paths]
         self.transform = transform
@@ -150,25 +140,8 @@ class FrameDataset(Dataset):
             out = self.transform(image=image, mask=mask.astype(np.uint8))
             image, mask = out["image"], out["mask"].astype(bool)
         x = preprocess(image[None], normalisation=self.normalisation)[0]
-        y = np.ascontiguousarray(mask, dtype=np.float32)
-        if self.margins is not None and self.margins[index] > 0:
-            y[unsure_margin(mask, self.margins[index])] = UNSURE_TARGET
-        return x, torch.from_numpy(y)[None]
-
-
-def unsure_margin(mask: np.ndarray, margin: int) -> np.ndarray:
-    """The paper within ``margin`` pixels (a disc) of ``mask``'s plant: where a coarse label
-    cannot be trusted to say "paper".
-
-    Why: the real whole-plant labels were drawn on other crops and registered, and they leave
-    pale flowers, fine roots and stolons out, and sit a pixel or two off the outline. Trained on
-    as "paper", those pixels teach the network to drop what the labels dropped: 36 epochs over
-    them lost the cream flowers of V10_06_015 whole (BENCHMARKS.md, "The real-sheet model on a
-    GPU"). Left out of the loss, the real sheets still teach what plant and far paper look like,
-    and the exact synthetic labels teach the outline.
-    """
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-    return cv2.dilate(mask.astype(np.uint8), k).astype(bool) & ~mask.astype(bool)
+        y = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
+        return x, y
 
 
 class SeededSampler(Sampler):

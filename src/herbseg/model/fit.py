@@ -19,7 +19,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from herbseg.measurement.metrics import scores
-from herbseg.model.data import UNSURE_TARGET
 from herbseg.model.infer import autocast_for
 
 
@@ -111,22 +110,14 @@ def thin_weights(target: torch.Tensor, weight: float, radius: int = THIN_RADIUS)
 
 class _Loss(torch.nn.Module):
     """BCE, optionally plus soft Dice (which counters the foreground/background imbalance of
-    sparse sheets), both weighted by :func:`thin_weights` when ``thin_weight`` > 1 and, with
-    ``unsure``, not counting target pixels of :data:`UNSURE_TARGET`."""
+    sparse sheets), both weighted by :func:`thin_weights` when ``thin_weight`` > 1."""
 
-    def __init__(self, dice: bool, thin_weight: float = 1.0, unsure: bool = False) -> None:
+    def __init__(self, dice: bool, thin_weight: float = 1.0) -> None:
         super().__init__()
-        self.dice, self.thin_weight, self.unsure = dice, float(thin_weight), unsure
+        self.dice, self.thin_weight = dice, float(thin_weight)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        w = None
-        if self.unsure:
-            known = (target != UNSURE_TARGET).float()
-            target = target * known  # unsure pixels count as paper for the thin parts' shape
-        if self.thin_weight > 1.0:
-            w = thin_weights(target, self.thin_weight)
-        if self.unsure:
-            w = known if w is None else w * known
+        w = thin_weights(target, self.thin_weight) if self.thin_weight > 1.0 else None
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, weight=w)
         if not self.dice:
             return loss
@@ -138,10 +129,9 @@ class _Loss(torch.nn.Module):
         return loss + 1.0 - (2.0 * inter + 1.0) / (total + 1.0)
 
 
-def loss_fn_for(name: str, thin_weight: float = 1.0, unsure: bool = False) -> torch.nn.Module:
-    """``bce`` (the paper) or ``bce_dice``; ``thin_weight`` > 1 weighs thin label parts up;
-    ``unsure`` leaves target pixels of :data:`UNSURE_TARGET` out."""
-    return _Loss(dice=name == "bce_dice", thin_weight=thin_weight, unsure=unsure)
+def loss_fn_for(name: str, thin_weight: float = 1.0) -> torch.nn.Module:
+    """``bce`` (the paper) or ``bce_dice``; ``thin_weight`` > 1 weighs thin label parts up."""
+    return _Loss(dice=name == "bce_dice", thin_weight=thin_weight)
 
 
 def has_depthwise_convolutions(model: torch.nn.Module) -> bool:

@@ -13,7 +13,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,9 +97,6 @@ class TrainConfig:
     epochs: int = 100
     loss: str = "bce"  # "bce" | "bce_dice"
     thin_weight: float = 1.0  # loss weight of the label's thin parts (herbseg.model.fit)
-    # Frame pixels of paper beside each training mask's plant that the loss leaves out (coarse
-    # labels: herbseg.model.data.unsure_margin); masks passed to train() as exact are spared.
-    label_margin: int = 0
     augment: dict[str, float] = field(default_factory=_default_augment)
     # Train on frames brought down to this size (None: resize.size); predict and validation use
     # resize.size's frames (see herbseg.model.data.build_augmentation).
@@ -135,8 +132,6 @@ class TrainConfig:
             raise ValueError(f"select must be 'best' or 'last', got {self.select!r}")
         if self.select == "last" and self.patience is not None:
             raise ValueError("patience (early stopping on the best epoch) needs select 'best'")
-        if self.label_margin < 0:
-            raise ValueError(f"label_margin must be at least 0, got {self.label_margin}")
         if self.thin_weight < 1:
             raise ValueError(f"thin_weight must be at least 1, got {self.thin_weight}")
         if self.batch_size < 2:
@@ -151,13 +146,10 @@ class TrainConfig:
             )
 
 
-def _identity(cfg: TrainConfig, checksum: str, exact: Sequence[str] = ()) -> dict[str, Any]:
-    """What must match for a checkpoint to be continued: the config (bar budgets) and the data
-    (with ``label_margin``, which masks were exact)."""
+def _identity(cfg: TrainConfig, checksum: str) -> dict[str, Any]:
+    """What must match for a checkpoint to be continued: the config (bar budgets) and the data."""
     ident = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE_CHANGES}
     ident["data_checksum"] = checksum
-    if cfg.label_margin:
-        ident["exact_masks"] = sorted(exact)
     if cfg.init_from:  # the same path may hold another model later: its weights count
         ident["init_from_sha256"] = init_weights_sha256(cfg.init_from)
     return ident
@@ -205,14 +197,11 @@ def train(
     out_dir: Path,
     cfg: TrainConfig,
     log: Callable[[str], None] = print,
-    exact: Collection[Path] = (),
 ) -> dict[str, Any]:
     """Train DeepLabv3+ on ``(frame, mask)`` pairs, resuming a crashed run of the same config.
 
-    ``exact`` names masks that ``cfg.label_margin`` spares (synthetic truth mixed with coarse
-    real labels). Returns ``epochs_run, best_epoch, best_val_iou, device, seconds,
-    images_per_second`` where ``seconds`` and ``images_per_second`` cover all epochs, resumed
-    ones included.
+    Returns ``epochs_run, best_epoch, best_val_iou, device, seconds, images_per_second`` where
+    ``seconds`` and ``images_per_second`` cover all epochs, resumed ones included.
     """
     cfg.validate()
     if len(train_items) < 2:
@@ -232,7 +221,7 @@ def train(
         cudnn_benchmark=cfg.cudnn_benchmark,
         log=log,
     ):
-        return _run(train_items, val_items, out_dir, cfg, device, log, exact)
+        return _run(train_items, val_items, out_dir, cfg, device, log)
 
 
 @dataclass
@@ -257,7 +246,6 @@ def _build(
     val_items: Sequence[tuple[Path, Path]],
     cfg: TrainConfig,
     device: torch.device,
-    margins: Sequence[int] | None = None,
 ) -> _Parts:
     """Seed first, so weight initialisation is part of what ``seed`` reproduces."""
     seed_everything(cfg.seed)
@@ -276,7 +264,6 @@ def _build(
         *zip(*train_items, strict=True),
         build_augmentation(cfg.augment, cfg.size),
         normalisation=norm,
-        margins=margins,
     )
     val_loader = None
     if val_items:
@@ -289,7 +276,7 @@ def _build(
         optimizer=optimizer,
         scheduler=make_scheduler(cfg.lr_schedule, optimizer, cfg.epochs, bool(val_items)),
         scaler=torch.amp.GradScaler("cuda", enabled=switches.fp16),
-        loss_fn=loss_fn_for(cfg.loss, cfg.thin_weight, unsure=cfg.label_margin > 0),
+        loss_fn=loss_fn_for(cfg.loss, cfg.thin_weight),
         sampler=sampler,
         train_loader=make_loader(
             train_ds, cfg.batch_size, cfg.num_workers, cfg.seed, switches.pin, sampler
@@ -405,18 +392,12 @@ def _run(
     cfg: TrainConfig,
     device: torch.device,
     log: Callable[[str], None],
-    exact: Collection[Path],
 ) -> dict[str, Any]:
     """The body of :func:`train`, inside the runtime settings."""
     t_call = time.perf_counter()
     data = data_facts(train_items, val_items)
-    spared = {Path(p) for p in exact}
-    margins = [0 if Path(m) in spared else cfg.label_margin for _, m in train_items]
-    ident = _identity(cfg, data["training_data_sha256"], [Path(p).name for p in spared])
-    parts = _build(train_items, val_items, cfg, device, margins)
-    if cfg.label_margin:
-        n = sum(1 for m in margins if m)
-        log(f"label_margin {cfg.label_margin}: paper beside the plant left out on {n} masks")
+    ident = _identity(cfg, data["training_data_sha256"])
+    parts = _build(train_items, val_items, cfg, device)
     if parts.init:
         log(f"initialised from {cfg.init_from} ({parts.init} weights)")
     state = _start_state(parts, out_dir, cfg, ident, log)
