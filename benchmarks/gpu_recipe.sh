@@ -11,7 +11,8 @@
 # HERBSEG_VIOLACEAE (the Violaceae folder: images/ and masks/; default ../shared/data/violaceae),
 # WORK (scratch space; default /dev/shm), DEVICE (default cuda; cpu to try the script out),
 # STEP_TIMEOUT (seconds per training; default 300), RECIPE_ARGS (arguments for every training, e.g.
-# "--epochs 1" to try the script out on a CPU).
+# "--epochs 1" to try the script out on a CPU), VARIANTS_ONLY=1 (train the variants alone: no
+# documented command, no predict timing).
 # Every model's parts: OUT_DIR/runN.tar.NN (cat them, then tar -x: runN.log, runN/model,
 # runN/final/history.csv).
 set -uo pipefail
@@ -40,6 +41,7 @@ i=0
 for variant in "" "$@"; do
     name=run$i
     i=$((i + 1))
+    [ -z "$variant" ] && [ "${VARIANTS_ONLY:-0}" = 1 ] && continue
     t0=$(date +%s%N)
     # run0 registers the Violaceae masks (cached in $work/registered for the variants after it)
     # shellcheck disable=SC2086
