@@ -43,7 +43,7 @@ for variant in "" "$@"; do
     i=$((i + 1))
     [ -z "$variant" ] && [ "${VARIANTS_ONLY:-0}" = 1 ] && continue
     t0=$(date +%s%N)
-    # run0 registers the Violaceae masks (cached in $work/registered for the variants after it)
+    # the first training registers the Violaceae masks (cached in $work/registered for the rest)
     # shellcheck disable=SC2086
     timeout "${STEP_TIMEOUT:-300}" "$py" benchmarks/violaceae_recipe.py --folds 0 \
         --device "$device" --threads "$threads" --config "${cfg[@]}" --out "$work/$name" \
