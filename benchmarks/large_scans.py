@@ -30,6 +30,7 @@ import yaml
 from PIL import Image
 
 from herbseg.io.images import read_mask
+from herbseg.measurement.metrics import confusion, scores
 from herbseg.synth.plant import plant_collection_once
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,20 +56,18 @@ def score(out: Path, truth_dir: Path, truth: pd.DataFrame) -> dict:
     """Pooled IoU against the exact masks at the sheets' own size, and the plant area measured
     (mm², the run's own ruler reading) against the true one."""
     table = pd.read_csv(out / "leaf_area.csv", dtype={"sheet_id": str})
-    tp = fp = fn = 0
+    true_mm2 = dict(zip(truth["sheet_id"], truth["plant_area_mm2"]))
+    counts = np.zeros(4, dtype=np.int64)  # tp, fp, fn, tn pooled over the sheets
     area_err = []
     for row in table.itertuples():
         t = read_mask(truth_dir / "masks" / f"{row.sheet_id}.png")
         p = read_mask(row.predicted_mask)
         if p.shape != t.shape:
             p = np.asarray(Image.fromarray(p).resize(t.shape[::-1], Image.Resampling.NEAREST))
-        tp += int((p & t).sum())
-        fp += int((p & ~t).sum())
-        fn += int((~p & t).sum())
-        true_mm2 = float(truth.loc[truth["sheet_id"] == row.sheet_id, "plant_area_mm2"].iloc[0])
-        area_err.append(100 * (row.leaf_area_mm2 - true_mm2) / true_mm2)
+        counts += confusion(p, t)
+        area_err.append(100 * (row.leaf_area_mm2 - true_mm2[row.sheet_id]) / true_mm2[row.sheet_id])
     return {
-        "iou": tp / max(tp + fp + fn, 1),
+        "iou": scores(*map(int, counts))["iou"],
         "area_err_median_pct": float(np.median(np.abs(area_err))),
         "area_err_worst_pct": float(max(area_err, key=abs)),
         "sheets": len(table),
