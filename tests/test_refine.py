@@ -16,6 +16,7 @@ from herbseg.measurement.refine import (
     RefineSettings,
     band_px,
     refine_edges,
+    separation,
 )
 from herbseg.measurement.traits import leaf_traits
 
@@ -145,6 +146,50 @@ def test_inseparable_colours_keep_the_network_mask():
     refined, done = refine_edges(prob, rgb, band_px(RefineSettings(), scale))
     assert not done
     assert np.array_equal(refined, prob >= 0.5)
+
+
+def striped_sheet(pale_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """The one-leaf sheet with pale cross-bands over ``pale_share`` of the leaf, nearly the
+    paper's colour: the colour model calls a quarter of the leaf core paper, as it does a
+    grass sheet's pale blades and spikelets (BENCHMARKS.md, "Large scans")."""
+    rgb, truth = sheet()
+    pale = (np.arange(H) % 40 < 40 * pale_share)[:, None] & truth
+    rgb = rgb.copy()
+    rgb[pale] = np.clip(
+        np.array((226, 222, 200)) + np.random.default_rng(2).normal(0, 3, (pale.sum(), 3)), 0, 255
+    )
+    return rgb, truth
+
+
+def test_the_separation_test_does_not_depend_on_the_grid():
+    """The same sheet on a grid three times finer must get the same answer. Until 2026-12-04 the
+    samples were pooled as drawn, each class capped at 20,000: on the small grid the leaf core
+    (11 k pixels) weighed less than the paper, on the fine one as much, and the sheet that
+    passed (0.915) failed (0.881), keeping the network's coarse outline on large scans."""
+    rgb, truth = striped_sheet(0.25)
+    prob, scale = coarse_probability(truth)
+    masks = []
+    for k in (1, 3):
+        big_rgb = np.repeat(np.repeat(rgb, k, 0), k, 1)
+        big_prob = np.repeat(np.repeat(prob, k, 0), k, 1)
+        mask, done = refine_edges(big_prob, big_rgb, band_px(RefineSettings(), scale * k))
+        assert done, f"not refined on the grid {k}x finer"
+        masks.append(mask[::k, ::k])
+    assert iou(masks[0], masks[1]) > 0.97
+
+
+def test_separation_weighs_each_class_by_its_pixels():
+    leaf = np.arange(100) < 74  # 74 % of the leaf samples right
+    paper = np.arange(100) < 99
+    # seed 7070's grass sheet: 5,855 core pixels, 175,401 paper-ring pixels
+    assert separation(leaf, paper, 5855, 175401) == pytest.approx(
+        (0.74 * 5855 + 0.99 * 175401) / (5855 + 175401)
+    )
+    # four times the pixels (a grid twice as fine), same samples: same figure
+    assert separation(leaf, paper, 4 * 5855, 4 * 175401) == pytest.approx(
+        separation(leaf, paper, 5855, 175401)
+    )
+    assert separation(leaf, paper, 1, 0) == pytest.approx(0.74)
 
 
 def test_threshold_is_respected_without_colour_evidence():

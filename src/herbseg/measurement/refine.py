@@ -58,7 +58,12 @@ weight, a pen, all of which a network trained on few real sheets half-marks) is 
 network had it. A faint region not connected to the mask (a label, a stamp) is never pulled in.
 
 When the two colour classes do not separate on a sheet (dark or patterned backgrounds, leaves
-the colour of the paper), the network's mask is returned unchanged and the caller is told.
+the colour of the paper), the network's mask is returned unchanged and the caller is told. The test
+is the share of the leaf core's and the paper ring's pixels the colour model sorts right, each
+class's share measured on its samples and weighed by its pixel count (:func:`separation`): the
+samples are capped per class, and pooling them as drawn weighed the classes by the cap instead, so
+the same sheet passed at 3000 px and failed at 6000 once its leaf core outgrew the cap (a grass
+sheet: 0.937 -> 0.858, neither class changed; BENCHMARKS.md, "Large scans").
 """
 
 from __future__ import annotations
@@ -86,8 +91,8 @@ class RefineSettings:
     added, in bands. ``context``: the paper ring reaches ``context`` bands beyond that.
     ``evidence``: the most log-odds colour may add or remove. ``leaf_scale``: the leaf colour is
     the interior's mean within a Gaussian window of this many bands (module docstring).
-    ``min_accuracy``: the colour model must classify its own samples at least this well, else
-    the sheet keeps the net's mask.
+    ``min_accuracy``: the colour model must sort the leaf core's and paper ring's pixels at least
+    this well (:func:`separation`), else the sheet keeps the net's mask.
     Built by :meth:`herbseg.stages.predict.PredictSettings.refine_for` from the ``predict:``
     section and the model's mask class.
     """
@@ -202,6 +207,16 @@ def _sample(where: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return out.reshape(where.shape)
 
 
+def separation(leaf_right: np.ndarray, paper_right: np.ndarray, n_leaf: int, n_paper: int) -> float:
+    """The share of the leaf core's and paper ring's pixels the colour model sorts right, from
+    whether it sorts each sample right (``leaf_right``, ``paper_right``) and each class's pixel
+    count: every class's sample share weighed by its pixels, not by its samples, since those are
+    capped per class. The figure then does not depend on the grid the mask is drawn on: both
+    counts grow with the grid's area, where the cap does not (module docstring)."""
+    total = n_leaf + n_paper
+    return float(leaf_right.mean() * n_leaf / total + paper_right.mean() * n_paper / total)
+
+
 def _logit(p: np.ndarray | float) -> np.ndarray:
     p = np.clip(p, 1e-4, 1 - 1e-4)
     return np.log(p / (1 - p))
@@ -272,10 +287,10 @@ def refine_edges(
     leaf_lab, paper_lab = _lab(img, leaf_s), _lab(img, paper_s)
     colours = LeafPaperColours(leaf_lab, paper_lab)
     near = _LocalMean(img, core, band * s.leaf_scale)
-    correct = (colours.score(leaf_lab, near.at(leaf_s)) > 0).sum() + (
-        colours.score(paper_lab, near.at(paper_s)) <= 0
-    ).sum()
-    if correct / (len(leaf_lab) + len(paper_lab)) < s.min_accuracy:
+    leaf_right = colours.score(leaf_lab, near.at(leaf_s)) > 0
+    paper_right = colours.score(paper_lab, near.at(paper_s)) <= 0
+    sorted_right = separation(leaf_right, paper_right, int(core.sum()), int(paper.sum()))
+    if sorted_right < s.min_accuracy:
         return mask, False
     net = _logit(p) - _logit(threshold)
     refined = net > s.evidence  # the network is surer than colour can outweigh: no need to ask
