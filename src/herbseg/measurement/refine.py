@@ -74,6 +74,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 
+from herbseg.measurement.distance import cut, deeper_than, distance_inside, wide_parts
+
 
 @dataclass(frozen=True)
 class RefineSettings:
@@ -222,13 +224,6 @@ def _logit(p: np.ndarray | float) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def wide_parts(mask: np.ndarray, radius: float) -> np.ndarray:
-    """The morphological opening of ``mask`` by a disc of ``radius``: the parts of it wider than
-    the disc (two Euclidean distance transforms; cheaper than a large structuring element)."""
-    inner = ndi.distance_transform_edt(mask) > radius
-    return ndi.distance_transform_edt(~inner) <= radius
-
-
 def _faint_connected(prob: np.ndarray, mask: np.ndarray, thin: float) -> np.ndarray:
     """Pixels with probability ``>= thin`` connected (8-neighbours, through such pixels) to the
     mask: where a thin stem the network saw faintly can be."""
@@ -260,23 +255,21 @@ def refine_edges(
     outer = band * s.reach
     ring = outer + band * s.context
     faint = _faint_connected(prob, mask, s.thin) if 0 < s.thin < threshold else None
-    # Work inside the plant's bounding box grown by the paper ring: distance transforms cost
-    # 16 bytes a pixel, and the rest of the sheet cannot change.
+    # Work inside the plant's bounding box grown by the paper ring: the rest of the sheet cannot
+    # change, and each distance transform holds 4 bytes a pixel.
     pad = int(np.ceil(ring)) + 1
     reach = mask if faint is None else faint
     rows, cols = np.flatnonzero(reach.any(axis=1)), np.flatnonzero(reach.any(axis=0))
     y0, y1 = max(0, rows[0] - pad), min(mask.shape[0], rows[-1] + pad + 1)
     x0, x1 = max(0, cols[0] - pad), min(mask.shape[1], cols[-1] + pad + 1)
     m, img, p = mask[y0:y1, x0:x1], rgb[y0:y1, x0:x1], prob[y0:y1, x0:x1]
-    inside = ndi.distance_transform_edt(m).astype(np.float32)  # to the background, inside
-    core = inside > band  # the leaf's colour is sampled here, away from mixed outline pixels
-    del inside
-    outside = ndi.distance_transform_edt(~m).astype(np.float32)  # to the mask, outside it
-    zone = m | (outside <= outer)  # every mask pixel, and the band outside the outline
-    paper = (outside > outer) & (outside <= ring)
+    core = deeper_than(m, band)  # the leaf's colour is sampled here, away from mixed outline pixels
+    outside = distance_inside(~m)  # to the mask, outside it
+    zone = m | (outside <= cut(outer))  # every mask pixel, and the band outside the outline
+    paper = (outside > cut(outer)) & (outside <= cut(ring))
     if faint is not None:  # thin structures: re-decided too, and never sampled as paper
         f = faint[y0:y1, x0:x1] & ~m
-        beyond = f & (outside > outer)
+        beyond = f & (outside > cut(outer))
         zone |= f
         paper &= ~f
     del outside

@@ -34,7 +34,8 @@ from herbseg.io.geometry import output_size
 from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb
 from herbseg.io.progress import Progress
 from herbseg.io.tables import PREDICTION_COLUMNS, failed_row
-from herbseg.measurement.refine import RefineSettings, band_px, wide_parts
+from herbseg.measurement.distance import wide_parts, within
+from herbseg.measurement.refine import RefineSettings, band_px
 from herbseg.model.infer import predict_proba
 from herbseg.model.masks import mask_doubt, write_prediction
 from herbseg.model.runtime import Network
@@ -136,8 +137,8 @@ def with_thin_parts(
     """
     follow = faint if 0 < faint < threshold else threshold
     # Everything below lies where the tiles or the frame reach ``follow``: work in that box
-    # (with a pixel of margin, so the distance transforms and labels inside it are exact), as
-    # the distance transforms cost 16 bytes a pixel of the grid.
+    # (with a pixel of margin, so the distance transforms and labels inside it are exact): on a
+    # scan at its own size most of the grid is paper no faint trace reaches.
     reach = (tiles >= follow) | (frame >= follow)
     rows, cols = np.flatnonzero(reach.any(axis=1)), np.flatnonzero(reach.any(axis=0))
     if not rows.size:
@@ -150,7 +151,7 @@ def with_thin_parts(
         return frame
     # Where a stem leaves a leaf the opening keeps up to ``width`` pixels of it with the leaf:
     # those pixels are taken too, or the stem would start a few pixels away from its leaf.
-    thin = mask & (ndi.distance_transform_edt(~thin) <= width)
+    thin = mask & within(thin, width)
     labels, _ = ndi.label((f >= follow) | thin, structure=np.ones((3, 3), bool))
     joined = np.unique(labels[f >= threshold])
     thin &= np.isin(labels, joined[joined > 0])
