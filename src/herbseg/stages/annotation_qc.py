@@ -52,6 +52,7 @@ from herbseg.config.settings import settings_from
 from herbseg.io.files import write_csv
 from herbseg.io.images import SheetError, load_rgb, read_mask
 from herbseg.io.tables import read_tables
+from herbseg.measurement.distance import within
 from herbseg.stages.baseline import BaselineSettings, segment
 
 QC_COLUMNS = [
@@ -191,7 +192,7 @@ def score_mask(
     target = _off_border(objects_out)
     if settings.mask_class == "leaf":  # stems and petioles are rightly outside a leaf mask
         target = ndi.binary_opening(target, thick)
-    near_mask = ndi.distance_transform_edt(~m) <= tol
+    near_mask = within(m, tol)
     missed_map = ndi.binary_opening(target & ~near_mask, _disk(1))
     unmarked_map, unmarked = _unmarked_blades(target, near_mask, m, max(1, tol // BLADE_DIVISOR))
     on_paper = float(on_paper_map.sum() / max(int(m.sum()), 1))
