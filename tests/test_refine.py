@@ -140,6 +140,58 @@ def test_a_wide_faint_region_is_not_added():
     assert followed[truth].mean() > 0.99
 
 
+def lines_in_a_box(ground: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The leaf with a 3-pixel stem running to a 200-pixel box of ``ground`` holding fifteen dark
+    vertical lines 5 pixels wide, 12 apart (dense culms or roots on paper; a barcode on a white
+    label), seen by a network that marks the stem faintly and the whole box as one faint blob.
+    Returns the sheet, the probabilities, the lines and the band."""
+    rgb, truth = sheet()
+    im, plant = Image.fromarray(rgb), Image.fromarray(truth.astype(np.uint8) * 255)
+    box, lines = (380, 600, 579, 799), Image.new("L", (W, H), 0)
+    ImageDraw.Draw(im).rectangle(box, fill=ground)
+    for target in (im, plant):
+        ImageDraw.Draw(target).line([(335, 560), (392, 612)], fill=STEM if target is im else 255,
+                                    width=3)  # fmt: skip
+    for x in range(392, 570, 12):
+        for target in (im, lines):
+            ink = (30, 28, 25) if target is im else 255
+            ImageDraw.Draw(target).rectangle((x, 612, x + 4, 790), fill=ink)
+    prob, scale = coarse_probability(np.asarray(plant) > 0)
+    prob = prob.copy()
+    prob[box[1] : box[3] + 1, box[0] : box[2] + 1] = np.maximum(
+        prob[box[1] : box[3] + 1, box[0] : box[2] + 1], 0.2
+    )
+    return np.asarray(im), prob, np.asarray(lines) > 0, band_px(RefineSettings(), scale)
+
+
+def test_dense_thin_structures_on_paper_are_followed():
+    """A root mass or a panicle is a cluster of thin parts that the network sees as one faint
+    blob; the ground between them is the paper, so every one is followed."""
+    rgb, prob, lines, band = lines_in_a_box(PAPER)
+    followed, done = refine_edges(prob, rgb, band, settings=RefineSettings(thin=THIN_FOR_PLANTS))
+    assert done
+    assert followed[lines].mean() > 0.9
+
+
+def test_bars_on_a_label_are_not_followed():
+    """A root that ends on a barcode: the network's faint trace covers the label, and its bars
+    are thin, dark and not the paper's colour. The ground under them is lighter than the paper
+    and not its colour, so nothing is added there; the stem up to it still is."""
+    rgb, prob, bars, band = lines_in_a_box((252, 252, 250))
+    stem = np.zeros_like(bars)
+    stem[570:595, 345:380] = True  # the stem's middle, outside the label
+    stem &= np.abs(rgb.astype(int) - STEM).sum(axis=-1) < 40
+    followed, done = refine_edges(prob, rgb, band, settings=RefineSettings(thin=THIN_FOR_PLANTS))
+    assert done
+    assert followed[bars].mean() < 0.05
+    assert followed[stem].mean() > 0.9
+    # the premise: with no cluster small enough to be looked at, the bars were added
+    blind, _ = refine_edges(
+        prob, rgb, band, settings=RefineSettings(thin=THIN_FOR_PLANTS, cluster_width=100.0)
+    )
+    assert blind[bars].mean() > 0.5
+
+
 def test_inseparable_colours_keep_the_network_mask():
     rgb, truth = sheet(colour=PAPER)  # a leaf the colour of the paper: colour cannot help
     prob, scale = coarse_probability(truth)

@@ -57,6 +57,20 @@ add that is wider than ``thin_width`` bands (an inset photograph of the live pla
 weight, a pen, all of which a network trained on few real sheets half-marks) is left as the
 network had it. A faint region not connected to the mask (a label, a stamp) is never pulled in.
 
+Thin structures are followed across the sheet's paper, not across what lies on it. Where a root
+or a leaf tip ends on a barcode, a ruler or a pen, the network's faint trace covers that whole
+object, and its bars, ticks and print are thin, dark and not the paper's colour, so the rule
+above added them (validation plants, seed 5150: 17 k of the 23 k pixels it added are not plant,
+most of them barcode bars, ruler ticks and a card's edge). So where the faint trace beyond the
+mask is a cluster (wider than ``cluster_width`` bands of its axis: a barcode, a ruler's scale,
+but also a dense root mass or a panicle), what lies under it and is not added is looked at: if
+most of it is lighter than the paper and not the paper's colour (a white label on cream paper),
+the cluster lies on an object, and nothing beyond the outline band is added there. Only lighter
+grounds count: between the roots of a dense root mass or the spikelets of a panicle the ground
+is paper darkened by the plant (a Violaceae sheet lost 444 pixels of a dense root mass when
+every ground not the paper's colour counted), and a dark card's print is left as before
+(BENCHMARKS.md, "Thin structures on labels").
+
 When the two colour classes do not separate on a sheet (dark or patterned backgrounds, leaves
 the colour of the paper), the network's mask is returned unchanged and the caller is told. The test
 is the share of the leaf core's and the paper ring's pixels the colour model sorts right, each
@@ -94,7 +108,10 @@ class RefineSettings:
     ``evidence``: the most log-odds colour may add or remove. ``leaf_scale``: the leaf colour is
     the interior's mean within a Gaussian window of this many bands (module docstring).
     ``min_accuracy``: the colour model must sort the leaf core's and paper ring's pixels at least
-    this well (:func:`separation`), else the sheet keeps the net's mask.
+    this well (:func:`separation`), else the sheet keeps the net's mask. ``cluster_width``: in
+    bands, the faint trace beyond the mask wider than this either side of its axis is a cluster
+    whose ground is looked at; ``foreign_share``: the share of that ground lighter than the paper
+    and not its colour above which nothing is added there (:func:`on_objects`).
     Built by :meth:`herbseg.stages.predict.PredictSettings.refine_for` from the ``predict:``
     section and the model's mask class.
     """
@@ -111,6 +128,8 @@ class RefineSettings:
     leaf_scale: float = field(default=32.0, metadata={"fixed": True})
     samples: int = field(default=20000, metadata={"fixed": True})
     min_accuracy: float = field(default=0.90, metadata={"fixed": True})
+    cluster_width: float = field(default=4.0, metadata={"fixed": True})
+    foreign_share: float = field(default=0.5, metadata={"fixed": True})
 
 
 # ``predict.refine_thin: auto`` for models that mark whole plants. Chosen on a synthetic validation
@@ -139,9 +158,13 @@ class _Gaussian:
         self.inv = np.linalg.inv(self.cov)
         self.logdet = float(np.linalg.slogdet(self.cov)[1])
 
-    def score(self, x: np.ndarray) -> np.ndarray:
+    def distance2(self, x: np.ndarray) -> np.ndarray:
+        """The squared Mahalanobis distance of each row of ``x`` from the mean."""
         d = x - self.mean
-        return -0.5 * np.einsum("ij,jk,ik->i", d, self.inv, d) - 0.5 * self.logdet
+        return np.einsum("ij,jk,ik->i", d, self.inv, d)
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return -0.5 * self.distance2(x) - 0.5 * self.logdet
 
 
 class LeafPaperColours:
@@ -219,6 +242,45 @@ def separation(leaf_right: np.ndarray, paper_right: np.ndarray, n_leaf: int, n_p
     return float(leaf_right.mean() * n_leaf / total + paper_right.mean() * n_paper / total)
 
 
+def on_objects(
+    faint: np.ndarray,
+    plant: np.ndarray,
+    rgb: np.ndarray,
+    paper: _Gaussian,
+    paper_lab: np.ndarray,
+    radius: float,
+    share: float,
+) -> np.ndarray:
+    """The clusters of the faint trace that lie on an object lighter than the paper (a white
+    label, a barcode's white), as a mask: nothing beyond the outline band is added there (module
+    docstring).
+
+    ``faint``: the faint trace outside the network's mask; ``plant``: what refinement marks;
+    ``paper``, ``paper_lab``: the paper ring's Gaussian and its samples in Lab. A cluster is a
+    connected part of the opening of ``faint`` by a disc of ``radius``; its ground is what it
+    holds that ``plant`` does not. A ground pixel is foreign where it is lighter than the paper's
+    mean and further from it than 99 % of the ring's own samples (so what the paper's colour is
+    comes from this sheet); a cluster lies on an object where more than ``share`` of its ground
+    is foreign. A cluster with no ground is the plant's own.
+    """
+    clusters = wide_parts(faint, radius)
+    if not clusters.any():
+        return clusters
+    labels, n = ndi.label(clusters, structure=np.ones((3, 3), bool))
+    ground = clusters & ~plant
+    if not ground.any():
+        return ground
+    lab = _lab(rgb, ground)
+    own = np.quantile(paper.distance2(paper_lab), 0.99)
+    foreign = (lab[:, 0] > paper.mean[0]) & (paper.distance2(lab) > own)
+    where = labels[ground]
+    count = np.bincount(where, minlength=n + 1)
+    hits = np.bincount(where, weights=foreign.astype(np.float64), minlength=n + 1)
+    on_object = hits > share * count
+    on_object[0] = False
+    return on_object[labels]
+
+
 def _logit(p: np.ndarray | float) -> np.ndarray:
     p = np.clip(p, 1e-4, 1 - 1e-4)
     return np.log(p / (1 - p))
@@ -290,8 +352,12 @@ def refine_edges(
     zone &= np.abs(net) <= s.evidence
     colour = np.clip(colours.score(_lab(img, zone), near.at(zone)), -s.evidence, s.evidence)
     refined[zone] = net[zone] + colour > 0
-    if faint is not None:  # beyond the outline band, only thin structures may be added
-        refined &= ~(beyond & wide_parts(refined, band * s.thin_width))
+    if faint is not None:  # beyond the outline band, only thin structures on paper may be added
+        wide = wide_parts(refined, band * s.thin_width)
+        wide |= on_objects(
+            f, refined, img, colours.paper, paper_lab, band * s.cluster_width, s.foreign_share
+        )
+        refined &= ~(beyond & wide)
     out = mask.copy()
     out[y0:y1, x0:x1] = refined
     return out, True
