@@ -390,3 +390,50 @@ def test_paper_the_network_filled_between_close_blades_is_taken_out():
     assert (ndi.distance_transform_edt(prob >= 0.5)[gap] > 6).mean() > 0.9  # deeper than the band
     assert refined[gap].mean() < 0.05
     assert refined[truth].mean() > 0.99
+
+
+def test_holes_that_are_covered_plant_are_filled_for_whole_plants():
+    """A broad leaf holding five patches the network is unsure of (0.2) and the colours call
+    paper: translucent tape, a tear showing the paper, a white label, a steel washer, and a slot
+    of tape 4 pixels wide; beside it a loop of thin stems round paper they darken. A whole plant is
+    filled where it is covered (the tape); the paper, the label (lighter than the paper), the
+    washer (darker than the leaf), the slot (no core deeper than half a band) and the paper in
+    the loop (its rim is thin) stay holes. A leaf model keeps every hole: a taped leaf is
+    covered."""
+    tape = tuple(round(0.45 * c + 0.55 * t) for c, t in zip(LEAF, (245, 240, 225)))
+    patches = {
+        "tape": ((160, 300, 199, 339), tape),
+        "paper": ((260, 300, 299, 339), PAPER),
+        "label": ((360, 300, 399, 339), (252, 252, 250)),
+        "washer": ((200, 500, 239, 539), (60, 60, 62)),
+        "slot": ((320, 500, 323, 539), tape),
+    }
+    im = Image.new("RGB", (W, H), PAPER)
+    leaf = Image.new("L", (W, H), 0)
+    for target, fill in ((ImageDraw.Draw(im), LEAF), (ImageDraw.Draw(leaf), 255)):
+        target.ellipse((100, 150, 500, 750), fill=fill)
+    where = {}
+    for name, (box, colour) in patches.items():
+        ImageDraw.Draw(im).rectangle(box, fill=colour)
+        where[name] = np.zeros((H, W), bool)
+        where[name][box[1] : box[3] + 1, box[0] : box[2] + 1] = True
+    loop = (520, 780, 579, 839)
+    darkened = tuple(round(0.7 * p + 0.3 * r) for p, r in zip(PAPER, LEAF))
+    ImageDraw.Draw(im).rectangle(loop, fill=darkened, outline=LEAF, width=3)
+    roots = Image.new("L", (W, H), 0)
+    ImageDraw.Draw(roots).rectangle(loop, outline=255, width=3)
+    where["loop"] = np.zeros((H, W), bool)
+    where["loop"][loop[1] + 3 : loop[3] - 2, loop[0] + 3 : loop[2] - 2] = True
+    rng = np.random.default_rng(1)
+    rgb = np.clip(np.asarray(im, np.int16) + rng.normal(0, 3, (H, W, 3)), 0, 255).astype(np.uint8)
+    leaf = (np.asarray(leaf) > 0) | (np.asarray(roots) > 0)
+    unsure = np.logical_or.reduce(list(where.values()))
+    prob = np.where(unsure, 0.2, np.where(leaf, 0.97, 0.02)).astype(np.float32)
+    plant, done = refine_edges(prob, rgb, band=4, settings=RefineSettings(plant=True))
+    assert done
+    holed, _ = refine_edges(prob, rgb, band=4, settings=RefineSettings(plant=False))
+    assert not holed[where["tape"]].any()  # the premise: refinement calls the taped leaf paper
+    assert plant[where["tape"]].all()
+    for name in ("paper", "label", "washer", "slot", "loop"):
+        assert plant[where[name]].mean() < 0.05, name
+    assert np.array_equal(plant & ~where["tape"], holed & ~where["tape"])

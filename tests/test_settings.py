@@ -111,7 +111,7 @@ def test_the_schema_defaults_build_every_settings_object():
     predict = settings_from(PredictSettings, DEFAULTS["predict"], "predict")
     assert predict == PredictSettings() and isinstance(predict.tiles, TileSettings)
     assert predict.refine_for("leaf") == RefineSettings()
-    assert predict.refine_for("plant") == RefineSettings(thin=THIN_FOR_PLANTS)
+    assert predict.refine_for("plant") == RefineSettings(thin=THIN_FOR_PLANTS, plant=True)
     assert predict.refine_for(None) == RefineSettings()  # a card from before plant models
     assert PredictSettings(refine_thin=0.2).refine_for("leaf").thin == 0.2
 

@@ -80,7 +80,8 @@ class PredictSettings:
         None for a card without one, which predates whole-plant models: ``leaf``).
 
         ``refine_thin: auto`` follows thin structures only for whole-plant models: a leaf model's
-        stems and petioles are not its class, and colour would add them.
+        stems and petioles are not its class, and colour would add them. Only whole-plant models
+        fill the holes that are plant under tape: for a leaf model a taped leaf is a covered one.
         """
         thin = self.refine_thin
         if thin == "auto":
@@ -91,6 +92,7 @@ class PredictSettings:
             thin=float(thin),
             sheet_only=bool(self.sheet_only),
             drop_pictures=bool(self.drop_pictures),
+            plant=mask_class == "plant",
         )
 
 
