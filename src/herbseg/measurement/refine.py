@@ -130,7 +130,8 @@ class RefineSettings:
     bands, the faint trace beyond the mask wider than this either side of its axis is a cluster
     whose ground is looked at; ``foreign_share``: the share of that ground lighter than the paper
     and not its colour above which nothing is added there (:func:`on_objects`), and the share of a
-    hole's core that must be covered plant for the hole to be filled. ``plant``: the model marks
+    hole's rim that must be broad and of its core that must be covered plant for the hole to be
+    filled. ``plant``: the model marks
     whole plants (``model.mask_class: plant``), so holes that are covered plant are filled
     (:func:`covered_holes`); ``hole_depth``: in bands, how deep a hole's core lies.
     Built by :meth:`herbseg.stages.predict.PredictSettings.refine_for` from the ``predict:``
@@ -295,12 +296,18 @@ def on_objects(
         return ground
     lab = _lab(rgb, ground)
     foreign = _not_paper(lab, paper, paper_lab) & (lab[:, 0] > paper.mean[0])
-    where = labels[ground]
-    count = np.bincount(where, minlength=n + 1)
-    hits = np.bincount(where, weights=foreign.astype(np.float64), minlength=n + 1)
-    on_object = hits > share * count
-    on_object[0] = False
-    return on_object[labels]
+    return _most(labels[ground], foreign, n, share)[labels]
+
+
+def _most(labels: np.ndarray, flags: np.ndarray, n: int, share: float) -> np.ndarray:
+    """For each of the labels 0..``n``, whether more than ``share`` of the pixels carrying it
+    (``labels``, one per pixel) are flagged (``flags``, the same pixels); a label no pixel
+    carries, and the background label 0, are False."""
+    count = np.bincount(labels, minlength=n + 1)
+    hits = np.bincount(labels, weights=flags.astype(np.float64), minlength=n + 1)
+    most = (count > 0) & (hits > share * count)
+    most[0] = False
+    return most
 
 
 def _not_paper(lab: np.ndarray, paper: _Gaussian, paper_lab: np.ndarray) -> np.ndarray:
@@ -335,19 +342,11 @@ def covered_holes(
         return core
     rim = plant & ndi.binary_dilation(holes, structure=np.ones((3, 3), bool))
     rim_of = ndi.grey_dilation(labels, size=(3, 3))[rim]
-    wide = wide_parts(plant, width)[rim]
-    enclosed = np.bincount(rim_of, weights=wide.astype(np.float64), minlength=n + 1) > share * (
-        np.bincount(rim_of, minlength=n + 1)
-    )
+    broad = _most(rim_of, wide_parts(plant, width)[rim], n, share)
     lab = _lab(rgb, core)
     covered = _not_paper(lab, paper, paper_lab) & (lab[:, 0] <= paper.mean[0])
     covered &= lab[:, 0] >= near.at(core)[:, 0]
-    where = labels[core]
-    count = np.bincount(where, minlength=n + 1)
-    hits = np.bincount(where, weights=covered.astype(np.float64), minlength=n + 1)
-    filled = enclosed & (count > 0) & (hits > share * count)
-    filled[0] = False
-    return filled[labels]
+    return (broad & _most(labels[core], covered, n, share))[labels]
 
 
 def _logit(p: np.ndarray | float) -> np.ndarray:
