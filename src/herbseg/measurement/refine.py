@@ -111,9 +111,9 @@ from herbseg.measurement.distance import cut, deeper_than, distance_inside, wide
 
 @dataclass(frozen=True)
 class RefineSettings:
-    """``predict.refine_edges``, ``refine_band``, ``refine_thin``, ``sheet_only`` and
-    ``drop_pictures``; the rest are fixed. The last two are not refinement's own: they travel
-    here because they too read the sheet on the mask's grid
+    """``predict.refine_edges``, ``refine_band``, ``refine_thin``, ``sheet_only``,
+    ``drop_pictures`` and ``drop_cards``; the rest are fixed. The last three are not refinement's
+    own: they travel here because they too read the sheet on the mask's grid
     (:func:`herbseg.model.masks.write_prediction`).
 
     ``band``: in frame pixels (1.0 = one frame pixel, the resolution of the network's outline),
@@ -143,6 +143,7 @@ class RefineSettings:
     thin: float = field(default=0.0, metadata={"config": "predict.refine_thin", "resolved": True})
     sheet_only: bool = field(default=True, metadata={"config": "predict.sheet_only"})
     drop_pictures: bool = field(default=True, metadata={"config": "predict.drop_pictures"})
+    drop_cards: bool = field(default=True, metadata={"config": "predict.drop_cards"})
     plant: bool = field(default=False, metadata={"config": "model.mask_class", "resolved": True})
     thin_width: float = field(default=2.0, metadata={"fixed": True})
     reach: float = field(default=1.0, metadata={"fixed": True})

@@ -16,6 +16,7 @@ from herbseg.io.images import write_mask
 from herbseg.io.tables import mask_row
 from herbseg.measurement.glued_pictures import drop_pictures
 from herbseg.measurement.refine import RefineSettings, refine_edges
+from herbseg.measurement.scale_cards import drop_cards
 from herbseg.measurement.sheet_region import sheet_region
 
 # Probabilities strictly between these are the network's coin flips: not plant, not paper.
@@ -57,8 +58,10 @@ def write_prediction(
     within ``band`` pixels when ``band`` > 0 and ``sheet_rgb()`` gives the sheet on that grid (None:
     it cannot be read, keep the network's mask), clear what lies beyond the sheet's paper there
     (``refine.sheet_only``: the table or scanner lid around a photographed sheet;
-    :mod:`herbseg.measurement.sheet_region`) and the parts lying in pictures glued to the sheet
-    (``refine.drop_pictures``: :mod:`herbseg.measurement.glued_pictures`), write
+    :mod:`herbseg.measurement.sheet_region`), the parts lying in pictures glued to the sheet
+    (``refine.drop_pictures``: :mod:`herbseg.measurement.glued_pictures`) and what it marks on
+    scale cards, colour bars and barcodes (``refine.drop_cards``:
+    :mod:`herbseg.measurement.scale_cards`), write
     ``<out_dir>/<sheet_id>.png``.
 
     Returns the predictions-table row (with ``doubt``, :func:`mask_doubt` of the network's own
@@ -74,6 +77,8 @@ def write_prediction(
                 mask &= region
             if refine is None or refine.drop_pictures:
                 mask = drop_pictures(mask, rgb)
+            if refine is None or refine.drop_cards:
+                mask = drop_cards(mask, rgb)
     return write_mask_row(mask, sheet_id, out_dir, sheet_size, doubt), refined
 
 

@@ -73,6 +73,7 @@ class PredictSettings:
     refine_thin: float | str = "auto"
     sheet_only: bool = True
     drop_pictures: bool = True
+    drop_cards: bool = True
     tiles: TileSettings = field(default_factory=TileSettings)
 
     def refine_for(self, mask_class: str | None) -> RefineSettings:
@@ -92,6 +93,7 @@ class PredictSettings:
             thin=float(thin),
             sheet_only=bool(self.sheet_only),
             drop_pictures=bool(self.drop_pictures),
+            drop_cards=bool(self.drop_cards),
             plant=mask_class == "plant",
         )
 
