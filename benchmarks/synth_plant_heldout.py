@@ -12,7 +12,10 @@ default, or tiles alone). ``--refine-thin 0 auto`` scores the same network's
 masks with each ``predict.refine_thin`` side by side (``auto`` follows the model's card: on for
 whole-plant models).
 
-``--tta`` averages the four flips, as ``config/violaceae_recipe.yaml`` predicts.
+``--tta`` averages the four flips, as ``config/violaceae_recipe.yaml`` predicts. ``--fade K``
+scores faded specimens: every sheet is brought toward its paper's colour, keeping the fraction
+``K`` of each pixel's difference from it (an old specimen, a washed-out scan), and re-saved as
+JPEG; the truth is the same.
 
 Run: .venv/bin/python benchmarks/synth_plant_heldout.py --model results/violaceae/recipe/model --tta
 Writes ``<out>/results.md`` (with the wrong pixels split by where they lie: false positives
@@ -30,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 from scipy import ndimage as ndi
 
 from herbseg.io.images import read_mask
@@ -56,6 +60,22 @@ def error_split(pred: np.ndarray, truth: np.ndarray, stems: np.ndarray) -> list[
     return [int(a.sum()) for a in parts] + [int((fn & ~stems).sum())]
 
 
+def faded(sheets: Path, keep: float, out: Path) -> Path:
+    """``sheets`` brought toward each one's paper colour (the median of its brightest quarter),
+    keeping ``keep`` of every pixel's difference from it, in ``out/sheets_fade_<keep>``."""
+    if not 0.0 < keep <= 1.0:
+        raise SystemExit(f"--fade is a fraction in (0, 1], got {keep}")
+    dest = out / f"sheets_fade_{keep:g}"
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(sheets.glob("*.jpg")):
+        rgb = np.asarray(Image.open(path).convert("RGB")).astype(np.float32)
+        grey = rgb.mean(-1)
+        paper = np.median(rgb[grey >= np.percentile(grey, 75)], axis=0)
+        faint = paper + keep * (rgb - paper)
+        Image.fromarray(faint.clip(0, 255).astype(np.uint8)).save(dest / path.name, quality=90)
+    return dest
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, required=True)
@@ -71,6 +91,8 @@ def main() -> None:
     ap.add_argument("--tta", action="store_true", help="predict.tta: average the four flips")
     ap.add_argument("--refine-thin", nargs="+", default=["auto"],
                     help="predict.refine_thin values scored side by side")  # fmt: skip
+    ap.add_argument("--fade", type=float, default=1.0,
+                    help="keep this share of each pixel's difference from the paper")  # fmt: skip
     ap.add_argument("--photos", type=float, default=0.0,
                     help="share of sheets with a glued field photograph (not plant)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=REPO / "results" / "synth_plant_heldout")
@@ -79,7 +101,8 @@ def main() -> None:
     data = args.out / "collection"
     plant_collection_once(data, args.sheets, args.seed, 1500, 2200, 200, workers=args.threads,
                           kind=args.kind, field_photos=args.photos)  # fmt: skip
-    manifest, _, _ = ingest(str(data / "sheets"), str(data / "masks"), args.out / "ingest",
+    sheets = data / "sheets" if args.fade == 1.0 else faded(data / "sheets", args.fade, args.out)
+    manifest, _, _ = ingest(str(sheets), str(data / "masks"), args.out / "ingest",
                             checksum=False, log=print)  # fmt: skip
     rows = manifest[manifest["status"] == "ok"].reset_index(drop=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -138,7 +161,8 @@ def main() -> None:
     md += (f"\nmodel {args.model} (mask_class {mask_class}), seed {args.seed}, "
            f"frame {args.frame}"
            f"{f', tiles {args.tiles} ({args.tiles_mode})' if args.tiles else ''}"
-           f"{', tta' if args.tta else ''}, "
+           f"{', tta' if args.tta else ''}"
+           f"{f', faded to {args.fade:g}' if args.fade != 1.0 else ''}, "
            f"load {os.getloadavg()[0]:.1f}\n")  # fmt: skip
     (args.out / "results.md").write_text(md)
     print(md)
