@@ -1,6 +1,5 @@
-"""The real-variation augmentations (hue, scale, paper tone, stains, fading, table edges, JPEG):
-frames keep their size, masks stay binary, a frame of flat paper is toned, not blackened, and a
-faded frame keeps its paper while the leaf moves toward it."""
+"""The real-variation augmentations (hue, scale, paper tone, stains, table edges, JPEG): frames
+keep their size, masks stay binary, and a frame of flat paper is toned, not blackened."""
 
 from __future__ import annotations
 
@@ -9,11 +8,11 @@ import warnings
 import numpy as np
 import pytest
 
-from herbseg.model.augment import Fade, PaperTone, TableEdges, real_transforms
+from herbseg.model.augment import PaperTone, TableEdges, real_transforms
 from herbseg.model.data import build_augmentation
 
 ALL_ON = {"hue": 20, "paper_tone": 1.0, "stains": 1.0, "jpeg": 40, "scale": 0.2,
-          "table_edges": 1.0, "fade": 1.0}  # fmt: skip
+          "table_edges": 1.0}  # fmt: skip
 
 
 def frame() -> tuple[np.ndarray, np.ndarray]:
@@ -47,17 +46,6 @@ def test_all_real_transforms_keep_the_frame_size_and_a_binary_mask(seed):
     assert out["image"].mean() > 60, "a frame is never blackened"
 
 
-def test_fading_keeps_the_paper_and_brings_the_leaf_toward_it():
-    img, mask = frame()
-    img[~mask.astype(bool)] = (236, 229, 208)  # cream paper
-    out = Fade(p=1.0).apply(img, keep=0.4).astype(float)
-    leaf = mask.astype(bool)
-    assert np.abs(out[~leaf] - (236, 229, 208)).max() <= 1, "the paper stays"
-    expected = np.array([236, 229, 208]) + 0.4 * (np.array([50, 90, 40]) - [236, 229, 208])
-    assert np.abs(out[leaf] - expected).max() <= 1, "the leaf keeps 0.4 of its difference"
-    assert 0.35 <= Fade(p=1.0).get_params()["keep"] <= 1.0
-
-
 def test_table_edges_are_background_in_the_mask():
     img, mask = frame()
     mask[:] = 1  # plant everywhere: whatever the table covers must leave the mask
@@ -68,6 +56,6 @@ def test_table_edges_are_background_in_the_mask():
 
 def test_real_transforms_are_off_by_default_and_probabilities_are_checked():
     assert real_transforms({}) == []
-    assert len(real_transforms(ALL_ON)) == 7
+    assert len(real_transforms(ALL_ON)) == 6
     with pytest.raises(ValueError, match="paper_tone"):
         real_transforms({"paper_tone": 1.5})

@@ -13,10 +13,7 @@ table or backdrop around the sheet. Each transform here draws one of those chang
 * ``jpeg``: lowest JPEG quality to re-encode at (0 = off);
 * ``scale``: zoom up to ± this fraction (specimens and scans of other sizes);
 * ``table_edges``: probability of a dark or wooden band along one or two frame edges (a
-  photographed sheet's surroundings); the band is background in the mask;
-* ``fade``: probability of bringing the frame toward its paper's colour, keeping 0.35-1 of each
-  pixel's difference from it (an old specimen, a washed-out scan: the validation plants faded to
-  0.4 lost 0.10 IoU, all of it recall; BENCHMARKS.md, "Faded sheets").
+  photographed sheet's surroundings); the band is background in the mask.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
-REAL_KEYS = ("hue", "paper_tone", "stains", "jpeg", "scale", "table_edges", "fade")
+REAL_KEYS = ("hue", "paper_tone", "stains", "jpeg", "scale", "table_edges")
 _PAPERS = np.array(
     [(246, 244, 236), (240, 230, 205), (228, 214, 178), (232, 232, 228), (214, 206, 186)],
     np.float32,
@@ -76,20 +73,6 @@ class Stains(A.ImageOnlyTransform):
         return np.clip(f + (brown - f) * blot[..., None], 0, 255).astype(np.uint8)
 
 
-class Fade(A.ImageOnlyTransform):
-    """Bring the frame toward its paper (the median of its brightest quarter), keeping ``keep``
-    of every pixel's difference from it."""
-
-    def get_params(self) -> dict[str, Any]:
-        return {"keep": float(self.random_generator.uniform(0.35, 1.0))}
-
-    def apply(self, img: np.ndarray, keep: float, **params) -> np.ndarray:
-        f = img.astype(np.float32)
-        light = f.mean(-1)
-        paper = np.median(f[light >= np.percentile(light, 75)], axis=0)
-        return np.clip(paper + keep * (f - paper), 0, 255).astype(np.uint8)
-
-
 class TableEdges(A.DualTransform):
     """A band of table or backdrop along one or two edges of the frame; background in the mask."""
 
@@ -136,8 +119,7 @@ class TableEdges(A.DualTransform):
 
 def real_transforms(cfg: dict[str, Any]) -> list[A.BasicTransform]:
     """The transforms ``cfg`` (``train.augment``) turns on, in the order a sheet would meet them:
-    the specimen (hue, scale), the paper (tone, stains), its age (fade), the photograph (table),
-    the file (JPEG)."""
+    the specimen (hue, scale), the paper (tone, stains), the photograph (table), the file (JPEG)."""
     out: list[A.BasicTransform] = []
     hue = float(cfg.get("hue", 0) or 0)
     if hue > 0:
@@ -153,13 +135,7 @@ def real_transforms(cfg: dict[str, Any]) -> list[A.BasicTransform]:
                 p=0.7,
             )
         )
-    kinds = (
-        ("paper_tone", PaperTone),
-        ("stains", Stains),
-        ("fade", Fade),
-        ("table_edges", TableEdges),
-    )
-    for key, cls in kinds:
+    for key, cls in (("paper_tone", PaperTone), ("stains", Stains), ("table_edges", TableEdges)):
         p = float(cfg.get(key, 0) or 0)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"augment.{key} is a probability in [0, 1], got {p}")
