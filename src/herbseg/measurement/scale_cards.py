@@ -139,7 +139,7 @@ def find_cards(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
-    """CIELAB chroma of RGB pixels (``n×3``) below ``NEUTRAL``."""
+    """Which of the RGB pixels (``n×3``) are grey: CIELAB chroma below ``NEUTRAL``."""
     lab = rgb2lab(rgb.reshape(-1, 1, 3)).reshape(-1, 3)
     return np.hypot(lab[:, 1], lab[:, 2]) < NEUTRAL
 
