@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import montage, write_report
 from PIL import Image
 
 from herbseg.measurement.glued_pictures import draw_boxes, find_pictures
@@ -26,15 +27,6 @@ from herbseg.synth.plant import generate_plant_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
-
-
-def montage(tiles: list[Image.Image], out: Path, columns: int = 10) -> None:
-    rows = max(1, (len(tiles) + columns - 1) // columns)
-    canvas = Image.new("RGB", (150 * columns, 215 * rows), "white")
-    for i, tile in enumerate(tiles):
-        tile.thumbnail((150, 215))
-        canvas.paste(tile, ((i % columns) * 150, (i // columns) * 215))
-    canvas.save(out, quality=85)
 
 
 def main() -> None:
@@ -81,9 +73,7 @@ def main() -> None:
     for k, (name, pics) in enumerate(tiles.items()):
         montage(pics, args.out / f"found_{k}.jpg")
         lines.append(f"\n`found_{k}.jpg`: {name}")
-    text = "\n".join(lines) + "\n"
-    (args.out / "results.md").write_text(text)
-    print(text)
+    write_report(lines, args.out / "results.md")
 
 
 if __name__ == "__main__":

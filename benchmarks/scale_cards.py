@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _report import montage, write_report
 from PIL import Image, ImageDraw
 
 from herbseg.io.images import read_mask
@@ -35,15 +36,6 @@ from herbseg.synth.plant import generate_plant_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
-
-
-def montage(tiles: list[Image.Image], out: Path, size=(150, 215), columns: int = 10) -> None:
-    rows = max(1, (len(tiles) + columns - 1) // columns)
-    canvas = Image.new("RGB", (size[0] * columns, size[1] * rows), "white")
-    for i, tile in enumerate(tiles):
-        tile.thumbnail(size)
-        canvas.paste(tile, ((i % columns) * size[0], (i // columns) * size[1]))
-    canvas.save(out, quality=88)
 
 
 def mask_name(path: Path) -> str:
@@ -134,9 +126,7 @@ def main() -> None:
         tiles = [crop_of_change(rgb, b, a, f"{s} -{n}") for n, s, rgb, b, a in changes[: args.show]]
         if tiles:
             montage(tiles, args.out / "removed.jpg", size=(330, 450), columns=6)
-    text = "\n".join(lines) + "\n"
-    (args.out / "results.md").write_text(text)
-    print(text)
+    write_report(lines, args.out / "results.md")
 
 
 if __name__ == "__main__":

@@ -115,11 +115,12 @@ def find_cards(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
         if max(part.shape) < need:
             continue
         for across in (False, True):  # upright sides, then lying ones
-            (a0, a1, left), (b0, b1, right) = _sides(part.T if across else part)
+            view = part.T if across else part
+            (a0, a1, left), (b0, b1, right) = _sides(view)
             if min(a1 - a0, b1 - b0) < need or right + 1 - left < MIN_WIDTH:
                 continue
             c0, c1 = round(left), round(right) + 1
-            r0, r1 = _ends(part.T if across else part, min(a0, b0), max(a1, b1), c0, c1)
+            r0, r1 = _ends(view, min(a0, b0), max(a1, b1), c0, c1)
             if across:
                 x0, y0, x1, y1 = xs.start + r0, ys.start + c0, xs.start + r1, ys.start + c1
             else:
