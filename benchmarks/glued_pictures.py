@@ -23,6 +23,7 @@ from _report import montage, write_report
 from PIL import Image
 
 from herbseg.measurement.glued_pictures import draw_boxes, find_pictures
+from herbseg.measurement.small_sheet import small_sheet
 from herbseg.synth.plant import generate_plant_sheet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ def main() -> None:
                     field_photos=item[1],
                 ).rgb  # fmt: skip
             t0 = time.perf_counter()
-            boxes = find_pictures(rgb)
+            boxes = find_pictures(small_sheet(rgb))
             seconds += time.perf_counter() - t0
             if boxes:
                 found += 1

@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw
 from herbseg.io.images import read_mask
 from herbseg.measurement.glued_pictures import draw_boxes
 from herbseg.measurement.scale_cards import drop_cards, find_cards
+from herbseg.measurement.small_sheet import small_sheet
 from herbseg.synth.plant import generate_plant_sheet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,7 +91,8 @@ def main() -> None:
             else:
                 rgb = generate_plant_sheet(4242, 1000, 1500, dpi=150, index=item).rgb
             t0 = time.perf_counter()
-            boxes = find_cards(rgb)
+            small = small_sheet(rgb)
+            boxes = find_cards(small)
             seconds += time.perf_counter() - t0
             if boxes:
                 found, finds = found + 1, finds + len(boxes)
@@ -103,7 +105,7 @@ def main() -> None:
                 before = read_mask(path)
                 if before.shape != rgb.shape[:2]:
                     sys.exit(f"{path}: the mask is not on the sheet's grid")
-                after = drop_cards(before, rgb)
+                after = drop_cards(before, rgb, small)
                 lost = int((before & ~after).sum())
                 removed.append(
                     {"sheet": mask_name(item), "mask_px": int(before.sum()), "removed_px": lost}

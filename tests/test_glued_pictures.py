@@ -11,6 +11,7 @@ from scipy import ndimage as ndi
 from herbseg.io.images import read_mask
 from herbseg.measurement.glued_pictures import drop_pictures, find_pictures
 from herbseg.measurement.refine import RefineSettings
+from herbseg.measurement.small_sheet import small_sheet
 from herbseg.model.masks import write_prediction
 
 W, H = 400, 600
@@ -60,7 +61,7 @@ def predicted(tmp_path, prob: np.ndarray, rgb: np.ndarray, settings: RefineSetti
 
 def test_the_photograph_is_found_and_nothing_else():
     rgb, _, _ = glued_sheet()
-    boxes = find_pictures(rgb)
+    boxes = find_pictures(small_sheet(rgb))
     assert len(boxes) == 1, boxes
     found = np.array(boxes[0])
     assert np.abs(found - np.array(PHOTO)).max() <= 6, (boxes, PHOTO)
@@ -86,8 +87,8 @@ def test_only_parts_lying_mostly_inside_a_picture_are_left_out():
     mask = plant.copy()
     mask[y0 + 10 : y0 + 40, x0 + 10 : x0 + 60] = True  # all inside: left out
     mask[y1 - 20 : y1 + 60, x0 + 20 : x0 + 50] = True  # a quarter inside: kept whole
-    assert len(find_pictures(rgb)) == 1
-    kept = drop_pictures(mask, rgb)
+    assert len(find_pictures(small_sheet(rgb))) == 1
+    kept = drop_pictures(mask, small_sheet(rgb))
     assert not kept[y0 + 10 : y0 + 40, x0 + 10 : x0 + 60].any()
     assert kept[y1 - 20 : y1 + 60, x0 + 20 : x0 + 50].all()
     assert np.array_equal(kept & plant, plant)
@@ -98,13 +99,13 @@ def test_a_sheet_without_a_picture_is_left_as_it_is(tmp_path):
     x0, y0, x1, y1 = PHOTO
     rgb = rgb.copy()
     rgb[y0:y1, x0:x1] = (236, 229, 208)  # no photograph glued
-    assert find_pictures(rgb) == []
+    assert find_pictures(small_sheet(rgb)) == []
     big_leaf = np.full((H, W, 3), (236, 229, 208), np.uint8)  # a leaf filling a third of it
     yy, xx = np.mgrid[:H, :W]
     leaf = ((yy - 300) / 200) ** 2 + ((xx - 200) / 120) ** 2 <= 1
     big_leaf[leaf] = (70, 115, 45)
     big_leaf = (big_leaf + np.random.default_rng(1).normal(0, 12, big_leaf.shape)).clip(0, 255)
-    assert find_pictures(big_leaf.astype(np.uint8)) == []
+    assert find_pictures(small_sheet(big_leaf.astype(np.uint8))) == []
 
 
 def test_the_violaceae_field_photographs_are_found_and_no_leafmachine2_sheet_has_one(shared_data):
@@ -112,7 +113,7 @@ def test_the_violaceae_field_photographs_are_found_and_no_leafmachine2_sheet_has
     LeafMachine2 sheets, whose leaves cover up to half the paper, have none."""
     sheet = shared_data / "violaceae" / "images" / "V02" / "V02_06_020.jpg"
     rgb = np.asarray(Image.open(sheet).convert("RGB"))
-    boxes = find_pictures(rgb)
+    boxes = find_pictures(small_sheet(rgb))
     assert len(boxes) == 1, boxes
     x0, y0, x1, y1 = boxes[0]
     h, w = rgb.shape[:2]
@@ -120,4 +121,5 @@ def test_the_violaceae_field_photographs_are_found_and_no_leafmachine2_sheet_has
     lm2 = sorted((shared_data / "leafmachine2_demo").rglob("*.jpg"))
     assert len(lm2) == 12
     for path in lm2:
-        assert find_pictures(np.asarray(Image.open(path).convert("RGB"))) == [], path.name
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        assert find_pictures(small_sheet(rgb)) == [], path.name

@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 from herbseg.io.images import read_mask
 from herbseg.measurement.refine import RefineSettings
 from herbseg.measurement.scale_cards import drop_cards, find_cards
+from herbseg.measurement.small_sheet import small_sheet
 from herbseg.model.masks import write_prediction
 
 W, H = 400, 600
@@ -74,14 +75,14 @@ def outside_card() -> np.ndarray:
 
 def test_the_card_is_found_and_no_leaf_or_twig():
     rgb, _, _ = card_sheet()
-    boxes = find_cards(rgb)
+    boxes = find_cards(small_sheet(rgb))
     assert len(boxes) == 1, boxes
     assert np.abs(np.array(boxes[0]) - np.array(CARD)).max() <= 4, (boxes, CARD)
 
 
 def test_what_is_marked_on_the_card_is_cleared_and_the_plant_kept():
     rgb, plant, marked = card_sheet()
-    mask = drop_cards(plant | marked, rgb)
+    mask = drop_cards(plant | marked, rgb, small_sheet(rgb))
     assert not mask[marked].any()
     # the green leaf over the card's corner and the olive one above it keep all of themselves
     assert np.array_equal(mask, plant)
@@ -112,8 +113,8 @@ def test_a_sheet_without_a_card_is_left_as_it_is():
     rgb = rgb.copy()
     x0, y0, x1, y1 = CARD
     rgb[y0:y1, x0:x1] = PAPER
-    assert find_cards(rgb) == []
-    assert np.array_equal(drop_cards(plant, rgb), plant)
+    assert find_cards(small_sheet(rgb)) == []
+    assert np.array_equal(drop_cards(plant, rgb, small_sheet(rgb)), plant)
 
 
 def test_the_violaceae_scale_card_and_colour_bar_are_found(shared_data):
@@ -126,7 +127,7 @@ def test_the_violaceae_scale_card_and_colour_bar_are_found(shared_data):
     scale = detect_scale(rgb)
     assert scale is not None and scale.kind == "checker"
     (sx0, sy0), (sx1, sy1) = scale.start, scale.end
-    boxes = find_cards(rgb)
+    boxes = find_cards(small_sheet(rgb))
     cards = [
         (x0, y0, x1, y1)
         for x0, y0, x1, y1 in boxes
@@ -144,4 +145,5 @@ def test_the_violaceae_scale_card_and_colour_bar_are_found(shared_data):
     bar = shared_data / "violaceae" / "images" / "V25" / "V25_02_009.jpg"
     rgb = np.asarray(Image.open(bar).convert("RGB"))
     h, w = rgb.shape[:2]
-    assert any(y0 <= 2 and y1 < h / 20 and x1 - x0 > w / 4 for x0, y0, x1, y1 in find_cards(rgb))
+    bars = find_cards(small_sheet(rgb))
+    assert any(y0 <= 2 and y1 < h / 20 and x1 - x0 > w / 4 for x0, y0, x1, y1 in bars)

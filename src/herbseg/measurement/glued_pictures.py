@@ -23,11 +23,8 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 from skimage.morphology import disk
 
-from herbseg.io.geometry import image_to_grid, output_size
+from herbseg.measurement.small_sheet import SmallSheet
 
-# Pictures are found on the sheet brought to this long side (a print is a tenth of the sheet or
-# more: ~50 px here) and their rectangles brought back to the mask's grid.
-LONG_SIDE = 512
 MIN_AREA = 0.005  # of the sheet: smaller blocks are stamps, barcodes, specks
 MAX_AREA = 0.3  # of the sheet: a larger block is the specimen itself, or the table around it
 DIFFERENT = 60.0  # summed |RGB - paper| above which a pixel is not paper
@@ -35,15 +32,15 @@ SOLID = 0.85  # share of the box's pixels that are not paper
 SIDE = 0.75  # share of its longest-covered straight side the block reaches
 ASPECT = (0.4, 2.5)  # width / height: narrower blocks are rulers, colour bars, scanner edges
 TEXTURE = 20.0  # grey-level standard deviation inside: above it a picture, below a plain card
-OPEN = 4  # px at LONG_SIDE: what touches a picture through a narrower neck stays apart
+OPEN = 4  # px on the small sheet: what touches a picture through a narrower neck stays apart
 INSIDE = 0.5  # a predicted component with at least this share inside a picture is left out
 
 
-def find_pictures(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Boxes ``(x0, y0, x1, y1)`` of the glued pictures on ``rgb``'s grid."""
-    h, w = rgb.shape[:2]
-    sw, sh = output_size(w, h, LONG_SIDE)
-    small = image_to_grid(rgb, sw, sh).astype(np.float32)
+def find_pictures(sheet: SmallSheet) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(x0, y0, x1, y1)`` of the glued pictures, on the grid ``sheet`` was made from
+    (a print is a tenth of the sheet or more: ~50 px on the small sheet)."""
+    small = sheet.rgb.astype(np.float32)
+    sh, sw = small.shape[:2]
     grey = small.mean(-1)
     # the paper is the bright part of the sheet: the median of all pixels is a leaf's colour on a
     # sheet that leaves cover by half (LeafMachine2)
@@ -72,19 +69,19 @@ def find_pictures(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
             continue
         if grey[sl][inner].std() < TEXTURE:
             continue
-        fx, fy = w / sw, h / sh
+        fx, fy = sheet.fx, sheet.fy
         boxes.append(
             (round(xs.start * fx), round(ys.start * fy), round(xs.stop * fx), round(ys.stop * fy))
         )
     return boxes
 
 
-def drop_pictures(mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """``mask`` without its components lying mostly inside a glued picture of ``rgb`` (both on
-    the same grid); an empty mask is returned without looking for pictures."""
+def drop_pictures(mask: np.ndarray, sheet: SmallSheet) -> np.ndarray:
+    """``mask`` without its components lying mostly inside a glued picture of ``sheet`` (made
+    from the mask's grid); an empty mask is returned without looking for pictures."""
     if not mask.any():
         return mask
-    boxes = find_pictures(rgb)
+    boxes = find_pictures(sheet)
     if not boxes:
         return mask
     inside = np.zeros(mask.shape, bool)

@@ -106,6 +106,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 
+from herbseg.measurement.colour import lab_of
 from herbseg.measurement.distance import cut, deeper_than, distance_inside, wide_parts
 
 
@@ -242,11 +243,6 @@ class _LocalMean:
         return self.lab[rows // self.tile, cols // self.tile]
 
 
-def _lab(rgb: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Lab values of the pixels ``where`` selects (N×3), converting only those."""
-    return rgb2lab(rgb[where][:, None, :])[:, 0, :]
-
-
 def _sample(where: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """At most ``n`` of the True pixels of ``where``, as a boolean mask of the same shape."""
     idx = np.flatnonzero(where)
@@ -295,7 +291,7 @@ def on_objects(
     ground = clusters & ~plant
     if not ground.any():
         return ground
-    lab = _lab(rgb, ground)
+    lab = lab_of(rgb, ground)
     foreign = _not_paper(lab, paper, paper_lab) & (lab[:, 0] > paper.mean[0])
     return _most(labels[ground], foreign, n, share)[labels]
 
@@ -344,7 +340,7 @@ def covered_holes(
     rim = plant & ndi.binary_dilation(holes, structure=np.ones((3, 3), bool))
     rim_of = ndi.grey_dilation(labels, size=(3, 3))[rim]
     broad = _most(rim_of, wide_parts(plant, width)[rim], n, share)
-    lab = _lab(rgb, core)
+    lab = lab_of(rgb, core)
     covered = _not_paper(lab, paper, paper_lab) & (lab[:, 0] <= paper.mean[0])
     covered &= lab[:, 0] >= near.at(core)[:, 0]
     return (broad & _most(labels[core], covered, n, share))[labels]
@@ -408,7 +404,7 @@ def refine_edges(
     leaf_s, paper_s = _sample(core, s.samples, rng), _sample(paper, s.samples, rng)
     if leaf_s.sum() < 50 or paper_s.sum() < 50 or not zone.any():
         return mask, False
-    leaf_lab, paper_lab = _lab(img, leaf_s), _lab(img, paper_s)
+    leaf_lab, paper_lab = lab_of(img, leaf_s), lab_of(img, paper_s)
     colours = LeafPaperColours(leaf_lab, paper_lab)
     near = _LocalMean(img, core, band * s.leaf_scale)
     leaf_right = colours.score(leaf_lab, near.at(leaf_s)) > 0
@@ -419,7 +415,7 @@ def refine_edges(
     net = _logit(p) - _logit(threshold)
     refined = net > s.evidence  # the network is surer than colour can outweigh: no need to ask
     zone &= np.abs(net) <= s.evidence
-    colour = np.clip(colours.score(_lab(img, zone), near.at(zone)), -s.evidence, s.evidence)
+    colour = np.clip(colours.score(lab_of(img, zone), near.at(zone)), -s.evidence, s.evidence)
     refined[zone] = net[zone] + colour > 0
     if faint is not None:  # beyond the outline band, only thin structures on paper may be added
         wide = wide_parts(refined, band * s.thin_width)

@@ -31,13 +31,11 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.color import rgb2lab
 from skimage.morphology import disk
 
-from herbseg.io.geometry import image_to_grid, output_size
+from herbseg.measurement.colour import lab_of
+from herbseg.measurement.small_sheet import SmallSheet
 
-# Cards are found on the sheet brought to this long side (a card's long side is ~200 px here).
-LONG_SIDE = 512
 DARKER = 40.0  # L* below the paper's: a card's body is black or dark grey
 RUN = 0.12  # of the long side: how far both long sides run straight (the card: 0.27-0.40)
 WINDOW = 15  # px: each side is its outermost edge within this many rows (a checker's notches)
@@ -93,12 +91,12 @@ def _ends(part: np.ndarray, r0: int, r1: int, c0: int, c1: int) -> tuple[int, in
     return (lo + int(across[0]), lo + int(across[-1]) + 1) if across.size else (r0, r1)
 
 
-def find_cards(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Boxes ``(x0, y0, x1, y1)`` of the scale cards, colour bars and barcodes on ``rgb``'s grid
-    (and of grey table strips beyond a photographed sheet)."""
-    h, w = rgb.shape[:2]
-    sw, sh = output_size(w, h, LONG_SIDE)
-    lab = rgb2lab(image_to_grid(rgb, sw, sh))
+def find_cards(sheet: SmallSheet) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(x0, y0, x1, y1)`` of the scale cards, colour bars and barcodes (and of grey table
+    strips beyond a photographed sheet), on the grid ``sheet`` was made from (a card's long side
+    is ~200 px on the small sheet)."""
+    (w, h), lab = sheet.size, sheet.lab
+    sh, sw = lab.shape[:2]
     lightness, chroma = lab[..., 0], np.hypot(lab[..., 1], lab[..., 2])
     # the paper is the bright part of the sheet (as for glued pictures)
     paper = float(np.median(lightness[lightness >= np.percentile(lightness, 75)]))
@@ -108,7 +106,7 @@ def find_cards(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     block = ndi.binary_opening(block, disk(OPEN))
     labels, _ = ndi.label(block)
     need = RUN * max(sh, sw)
-    fx, fy = w / sw, h / sh
+    fx, fy = sheet.fx, sheet.fy
     boxes = []
     for i, (ys, xs) in enumerate(ndi.find_objects(labels), start=1):
         part = labels[ys, xs] == i
@@ -139,30 +137,25 @@ def find_cards(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     return boxes
 
 
-def _grey(rgb: np.ndarray) -> np.ndarray:
-    """Which of the RGB pixels (``n×3``) are grey: CIELAB chroma below ``NEUTRAL``."""
-    lab = rgb2lab(rgb.reshape(-1, 1, 3)).reshape(-1, 3)
-    return np.hypot(lab[:, 1], lab[:, 2]) < NEUTRAL
-
-
-def drop_cards(mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """``mask`` without what it marks on the scale cards of ``rgb`` (both on the same grid): its
-    grey pixels there, then the parts left wholly inside a card. An empty mask is returned without
-    looking for cards."""
+def drop_cards(mask: np.ndarray, rgb: np.ndarray, sheet: SmallSheet) -> np.ndarray:
+    """``mask`` without what it marks on the scale cards of ``rgb`` (both on the same grid;
+    ``sheet`` is ``rgb`` made small): its grey pixels there, then the parts left wholly inside a
+    card. An empty mask is returned without looking for cards."""
     if not mask.any():
         return mask
-    boxes = find_cards(rgb)
+    boxes = find_cards(sheet)
     if not boxes:
         return mask
     mask = mask.copy()
     h, w = mask.shape
     for x0, y0, x1, y1 in boxes:
         card = mask[y0:y1, x0:x1]
-        ys, xs = np.nonzero(card)
-        if ys.size == 0:
+        if not card.any():
             continue
-        grey = _grey(rgb[y0:y1, x0:x1][ys, xs])
-        card[ys[grey], xs[grey]] = False
+        lab = lab_of(rgb[y0:y1, x0:x1], card)
+        grey = np.zeros_like(card)
+        grey[card] = np.hypot(lab[:, 1], lab[:, 2]) < NEUTRAL
+        card &= ~grey
         # a part with no pixel in the ring round the card lies wholly inside it
         wy0, wx0, wy1, wx1 = max(0, y0 - 1), max(0, x0 - 1), min(h, y1 + 1), min(w, x1 + 1)
         window = mask[wy0:wy1, wx0:wx1]

@@ -25,6 +25,7 @@ from skimage.filters import threshold_otsu
 from skimage.morphology import convex_hull_image
 
 from herbseg.io.geometry import image_to_grid, output_size
+from herbseg.measurement.colour import lightness
 
 # The hull is found on the image brought to this long side: the table beyond a sheet is tens of
 # sheet pixels wide at least, and the hull of a 256-px picture costs a few milliseconds.
@@ -46,13 +47,13 @@ def find_sheet(lab: np.ndarray, margin: float) -> np.ndarray:
     A scan that is all paper gives the whole frame; a photograph on a table gives the paper
     only, so the table's wood grain and shadows can never be taken for plant.
     """
-    lightness = lab[..., 0]
-    if float(lightness.max() - lightness.min()) < 1.0:
-        return np.ones(lightness.shape, bool)
-    bright = lightness > threshold_otsu(lightness)
+    light = lab[..., 0]
+    if float(light.max() - light.min()) < 1.0:
+        return np.ones(light.shape, bool)
+    bright = light > threshold_otsu(light)
     labels, n = ndi.label(bright)
     if n == 0:
-        return np.ones(lightness.shape, bool)
+        return np.ones(light.shape, bool)
     sizes = np.bincount(labels.ravel())[1:]
     # every large piece of paper, not only the largest: a leaf or culm that crosses the sheet from
     # edge to edge cuts the paper in two, and the hull of one half would cut the plant off
@@ -62,7 +63,7 @@ def find_sheet(lab: np.ndarray, margin: float) -> np.ndarray:
     pad = round(margin * max(paper.shape))
     if pad > 0:
         hull = ndi.binary_erosion(hull, iterations=pad, border_value=0)
-    return hull if hull.any() else np.ones(lightness.shape, bool)
+    return hull if hull.any() else np.ones(light.shape, bool)
 
 
 def sheet_region(rgb: np.ndarray) -> np.ndarray | None:
@@ -95,15 +96,6 @@ def _to_grid(mask: np.ndarray, w: int, h: int) -> np.ndarray:
     return np.asarray(picture.resize((w, h), Image.Resampling.NEAREST)) >= 128
 
 
-def _lightness(rgb: np.ndarray) -> np.ndarray:
-    """CIELAB L* of RGB pixels (any shape ``…×3``), as :func:`skimage.color.rgb2lab` gives it for
-    sRGB under D65, without converting the other two channels (only the band is converted)."""
-    c = np.arange(256) / 255.0
-    lin = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
-    y = 0.212671 * lin[rgb[..., 0]] + 0.715160 * lin[rgb[..., 1]] + 0.072169 * lin[rgb[..., 2]]
-    return np.where(y > 0.008856, 116 * np.cbrt(y) - 16, 903.3 * y)
-
-
 def _tighten(rgb: np.ndarray, coarse: np.ndarray, inner: np.ndarray, paper: float) -> np.ndarray:
     """The convex hull of the paper's own pixels on ``rgb``'s grid, grown by one pixel, within
     the ``coarse`` region.
@@ -118,7 +110,7 @@ def _tighten(rgb: np.ndarray, coarse: np.ndarray, inner: np.ndarray, paper: floa
     band = coarse & ~inner
     bright = np.zeros((h, w), bool)
     ys, xs = np.nonzero(band)
-    bright[ys, xs] = _lightness(rgb[ys, xs]) > paper
+    bright[ys, xs] = lightness(rgb[ys, xs]) > paper
     labels, n = ndi.label(bright | inner)
     joined = np.zeros(n + 1, bool)
     joined[labels[inner]] = True

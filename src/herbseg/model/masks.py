@@ -18,6 +18,7 @@ from herbseg.measurement.glued_pictures import drop_pictures
 from herbseg.measurement.refine import RefineSettings, refine_edges
 from herbseg.measurement.scale_cards import drop_cards
 from herbseg.measurement.sheet_region import sheet_region
+from herbseg.measurement.small_sheet import small_sheet
 
 # Probabilities strictly between these are the network's coin flips: not plant, not paper.
 UNSURE = (0.2, 0.8)
@@ -75,10 +76,14 @@ def write_prediction(
             region = sheet_region(rgb) if refine is None or refine.sheet_only else None
             if region is not None:
                 mask &= region
-            if refine is None or refine.drop_pictures:
-                mask = drop_pictures(mask, rgb)
-            if refine is None or refine.drop_cards:
-                mask = drop_cards(mask, rgb)
+            pictures = refine is None or refine.drop_pictures
+            cards = refine is None or refine.drop_cards
+            if (pictures or cards) and mask.any():
+                small = small_sheet(rgb)  # found on one small sheet, made once
+                if pictures:
+                    mask = drop_pictures(mask, small)
+                if cards:
+                    mask = drop_cards(mask, rgb, small)
     return write_mask_row(mask, sheet_id, out_dir, sheet_size, doubt), refined
 
 
