@@ -437,3 +437,43 @@ def test_holes_that_are_covered_plant_are_filled_for_whole_plants():
     for name in ("paper", "label", "washer", "slot", "loop"):
         assert plant[where[name]].mean() < 0.05, name
     assert np.array_equal(plant & ~where["tape"], holed & ~where["tape"])
+
+
+def test_a_violet_flower_is_not_called_paper():
+    """On a sheet of brown leaves the leaf-paper line runs from cream to b* far above the paper's;
+    a violet flower (b* far below) lies on the paper's side of half-way and was taken out of the
+    network's mask at full strength. A colour off that line says nothing either way, so the
+    network's mask stands there; a white label it marked is lighter than the paper and still goes,
+    and the leaf's blurred outline is still drawn at half cover."""
+    violet, label = (128, 101, 168), (252, 252, 250)
+    leaves = {110: (175, 86, 45), 300: (163, 58, 40), 490: (194, 141, 58)}  # orange, red, ochre
+
+    def draw(im, cover, s):
+        flower = (245 * s, 655 * s, 285 * s, 695 * s)
+        for x, colour in leaves.items():
+            leaf = [(px * s, py * s) for px, py in lanceolate(x, 400, 560, 150)]
+            im.polygon(leaf, fill=colour)
+            cover.polygon(leaf, fill=255)
+        im.ellipse(flower, fill=violet)
+        cover.ellipse(flower, fill=255)
+        im.rectangle((150 * s, 380 * s, 189 * s, 419 * s), fill=label)
+
+    rgb, cover = scanned(draw)
+    truth = cover >= 0.5
+    yy, xx = np.mgrid[:H, :W]
+    flower = (yy - 675) ** 2 + (xx - 265) ** 2 <= 14**2  # its inside, away from the outline
+    on_label = np.zeros_like(truth)
+    on_label[384:416, 154:186] = True
+    prob, scale = coarse_probability(truth, frame=128)
+    prob = np.where(flower, 0.8, np.where(on_label, 0.8, prob)).astype(np.float32)
+    band = band_px(RefineSettings(), scale)
+    refined, done = refine_edges(prob, rgb, band, settings=RefineSettings(plant=True))
+    assert done
+    before, _ = refine_edges(prob, rgb, band, settings=RefineSettings(plant=True, off_axis=0.0))
+    assert before[flower].mean() < 0.5  # the premise: the linear rule calls the violet paper
+    assert refined[flower].mean() > 0.98
+    assert refined[on_label].mean() < 0.05
+    near_flower = ndi.binary_dilation(flower, iterations=12)  # the flower with its outline
+    rim = (cover > 0.05) & (cover < 0.35) & ~near_flower
+    assert refined[rim].mean() < 0.25
+    assert np.array_equal(refined & ~near_flower, before & ~near_flower)
