@@ -11,14 +11,17 @@ refinement a few seconds a sheet. So:
 ``record`` predicts the sheets once with a model, as ``herbseg predict`` does
 (:func:`herbseg.quick.predict_sheets`), and keeps what each sheet's mask was made from:
 the network's probabilities on the mask's grid (tiles included), the sheet on that grid, the band,
-the threshold and the refinement settings (one ``.npz`` a sheet, ~5 MB). It does so by wrapping
+the threshold and the refinement settings (one ``.npz`` a sheet, 5-20 MB). It does so by wrapping
 ``herbseg.stages.predict.write_prediction``, the one place a predicted mask is written from.
 
 ``compare`` makes each sheet's mask again through that same ``write_prediction`` with the
 recorded settings changed twice (``--before`` and ``--after``, e.g. ``off_axis=0`` and
 ``off_axis=20``), and writes the pixels each adds and removes per sheet (``changes.csv``),
 the totals (``results.md``) and crops round the largest changes (``changes.jpg``; green: added by
-``--after``, red: removed, magenta: in both).
+``--after``, red: removed, magenta: in both). Given true masks (``--truth plant=DIR`` and parts,
+e.g. ``flowers=DIR stems=DIR``, as a synthetic collection has them), both are scored: pooled IoU,
+precision and recall, and each part's recall. So a constant can be chosen on the validation
+collections (``record --sheets v5150=DIR/collection/sheets``) in seconds a try.
 
 Run: PYTHONPATH=src .venv/bin/python benchmarks/refine_replay.py record --model MODEL
         --out results/replay (default sheets: the 345 Violaceae and 12 LeafMachine2 sheets)
@@ -56,8 +59,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = {"lm2": SHARED / "leafmachine2_demo", "violaceae": SHARED / "violaceae" / "images"}
 
 
-def record(model: str, out: Path) -> None:
-    """Predict every sheet of :data:`SETS`, keeping each mask's inputs as ``<sheet_id>.npz``."""
+def record(model: str, out: Path, sets: dict[str, Path]) -> None:
+    """Predict every sheet of ``sets`` (name: folder), keeping each mask's inputs as
+    ``<name>/<sheet_id>.npz`` (synthetic collections reuse sheet names)."""
     out.mkdir(parents=True, exist_ok=True)
     write = predict_stage.write_prediction
 
@@ -65,7 +69,7 @@ def record(model: str, out: Path) -> None:
         rgb = kw["sheet_rgb"]()
         if rgb is not None:
             np.savez(
-                out / f"{sheet_id}.npz", prob=prob.astype(np.float32), rgb=rgb,
+                out / current / f"{sheet_id}.npz", prob=prob.astype(np.float32), rgb=rgb,
                 size=np.array(sheet_size), band=kw["band"], threshold=kw["threshold"],
                 refine=json.dumps(dataclasses.asdict(kw["refine"] or RefineSettings())),
             )  # fmt: skip
@@ -74,10 +78,11 @@ def record(model: str, out: Path) -> None:
 
     predict_stage.write_prediction = keep
     try:
-        for name, folder in SETS.items():
+        for current, folder in sets.items():
+            (out / current).mkdir(exist_ok=True)
             files = sorted(folder.rglob("*.jpg"))
             config = load_config(CONFIGS, sheets=str(folder))
-            predict_sheets(files, model, out / "predict" / name, config, threads=2, log=print)
+            predict_sheets(files, model, out / "predict" / current, config, threads=2, log=print)
     finally:
         predict_stage.write_prediction = write
 
@@ -123,18 +128,59 @@ def _crops(rgb: np.ndarray, a: np.ndarray, b: np.ndarray, n: int = 2) -> list[Im
     return tiles
 
 
-def compare(folder: Path, before: dict, after: dict, out: Path, show: int) -> None:
-    """Per sheet, the pixels ``after`` adds to and removes from ``before``'s mask."""
+def _scores(masks: dict[str, np.ndarray], sheet_id: str, truth: dict[str, Path]) -> dict:
+    """Per mask (``before``, ``after``), its true and false positives and false negatives against
+    ``truth["plant"]/<sheet_id>.png``, and its hits on every other part (``truth[part]``)."""
+    out = {}
+    for name, folder in truth.items():
+        path = folder / f"{sheet_id}.png"
+        if not path.exists():
+            continue
+        true = read_mask(path)
+        for which, mask in masks.items():
+            out[f"{which}_{name}_hit"] = int((mask & true).sum())
+            if name == "plant":
+                out[f"{which}_plant_fp"] = int((mask & ~true).sum())
+        out[f"{name}_px"] = int(true.sum())
+    return out
+
+
+def _truth_lines(table: pd.DataFrame, truth: dict[str, Path]) -> list[str]:
+    """Pooled IoU, precision and recall before and after, and each part's recall."""
+    lines = ["", "| against the truth | before | after |", "|---|---|---|"]
+    if "plant_px" in table:
+        for which in ("before", "after"):
+            tp, fp = table[f"{which}_plant_hit"].sum(), table[f"{which}_plant_fp"].sum()
+            fn = table["plant_px"].sum() - tp
+            table.attrs[which] = (tp / (tp + fp + fn), tp / (tp + fp), tp / (tp + fn))
+        for i, measure in enumerate(("IoU", "precision", "recall")):
+            b, a = table.attrs["before"][i], table.attrs["after"][i]
+            lines.append(f"| {measure} | {b:.4f} | {a:.4f} |")
+    for name in truth:
+        if name != "plant" and f"{name}_px" in table:
+            total = table[f"{name}_px"].sum()
+            b, a = (table[f"{w}_{name}_hit"].sum() / max(total, 1) for w in ("before", "after"))
+            lines.append(f"| {name} recall | {b:.4f} | {a:.4f} |")
+    return lines
+
+
+def compare(
+    folder: Path, before: dict, after: dict, out: Path, show: int, truth: dict[str, Path]
+) -> None:
+    """Per sheet, the pixels ``after`` adds to and removes from ``before``'s mask, and with
+    ``truth`` (``plant`` and other parts: folders of true masks) how both score."""
     rows, changed = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for path in sorted(folder.glob("*.npz")):
+        for path in sorted(folder.rglob("*.npz")):
             kept = np.load(path)
             a, b = _mask(kept, before, Path(tmp)), _mask(kept, after, Path(tmp))
             added, removed = int((b & ~a).sum()), int((a & ~b).sum())
-            rows.append({"sheet": path.stem, "mask_px": int(a.sum()), "added": added,
-                         "removed": removed})  # fmt: skip
+            sheet = str(path.relative_to(folder).with_suffix(""))
+            rows.append({"sheet": sheet, "mask_px": int(a.sum()), "added": added,
+                         "removed": removed,
+                         **_scores({"before": a, "after": b}, path.stem, truth)})  # fmt: skip
             if added + removed:  # only the ``show`` largest are kept for drawing
-                changed.append((added + removed, path.stem, kept["rgb"], a, b))
+                changed.append((added + removed, sheet, kept["rgb"], a, b))
                 changed = sorted(changed, key=lambda c: -c[0])[:show]
     table = pd.DataFrame(rows)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,6 +194,7 @@ def compare(folder: Path, before: dict, after: dict, out: Path, show: int) -> No
         "|---|---|---|---|---|",
         f"| {len(table)} | {int(((table.added + table.removed) > 0).sum())} "
         f"| {int(table.mask_px.sum())} | {int(table.added.sum())} | {int(table.removed.sum())} |",
+        *(_truth_lines(table, truth) if truth else []),
         "",
         "Largest changes (`changes.jpg`, in this order):",
         "",
@@ -165,17 +212,36 @@ def main() -> None:
     rec = sub.add_parser("record")
     rec.add_argument("--model", required=True)
     rec.add_argument("--out", type=Path, default=Path("results/replay"))
+    rec.add_argument(
+        "--sheets", nargs="+", metavar="NAME=DIR", help="folders of sheets (default: ../shared)"
+    )
     cmp_ = sub.add_parser("compare")
     cmp_.add_argument("folder", type=Path)
     cmp_.add_argument("--before", nargs="+", default=[], help="FIELD=VALUE of RefineSettings")
     cmp_.add_argument("--after", nargs="+", required=True, help="FIELD=VALUE of RefineSettings")
     cmp_.add_argument("--show", type=int, default=8, help="sheets drawn in changes.jpg")
     cmp_.add_argument("--out", type=Path, default=Path("results/replay_compare"))
+    cmp_.add_argument(
+        "--truth", nargs="+", default=[], metavar="PART=DIR",
+        help="true masks, named as the sheets: plant=DIR (IoU), and parts (recall): flowers=DIR",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.command == "record":
-        record(args.model, args.out)
+        sets = dict(_pair(item) for item in args.sheets) if args.sheets else SETS
+        record(args.model, args.out, sets)
     else:
-        compare(args.folder, _settings(args.before), _settings(args.after), args.out, args.show)
+        truth = dict(_pair(item) for item in args.truth)
+        compare(
+            args.folder, _settings(args.before), _settings(args.after), args.out, args.show, truth
+        )
+
+
+def _pair(item: str) -> tuple[str, Path]:
+    """``NAME=DIR`` as ``(NAME, Path(DIR))``."""
+    name, sep, folder = item.partition("=")
+    if not sep or not Path(folder).is_dir():
+        sys.exit(f"{item!r}: expected NAME=DIR with an existing folder")
+    return name, Path(folder)
 
 
 if __name__ == "__main__":
