@@ -25,7 +25,12 @@ Three choices in that colour model keep the outline where a person would put it:
   window), not of the whole sheet: with a shared covariance the boundary sits half-way between
   the two means, and on a sheet of dark red, orange and green leaves a pale pink leaf is nearer
   the paper than that sheet-wide mean (LeafMachine2 LowRes_9 lost its margin). Where too little
-  interior lies within that window, the sheet-wide mean stands in.
+  interior lies within that window, the sheet-wide mean stands in. Where the interior is dense
+  within ``leaf_fine`` bands, the mean there takes over: a flower, a pale leaf or a taped patch
+  among darker leaves is judged against its own colour (validation plants IoU 0.9499 -> 0.9576;
+  held-out plants 0.9557 -> 0.9657, stem recall 0.912 -> 0.929). Only where the interior is
+  dense: a fine window alone took the tape and paper beside white flowers on wiry plants,
+  whose stems have no interior, for plant.
 * A colour off the line from the paper to the leaves says nothing either way. The linear rule
   sorts every colour by which side of half-way it lies, so on a sheet of orange and brown leaves
   a violet flower (b* far below the paper's, where the leaves' lies far above) fell on the
@@ -134,7 +139,9 @@ class RefineSettings:
     either side), else it is not added. ``reach``: how far outside the outline pixels may be
     added, in bands. ``context``: the paper ring reaches ``context`` bands beyond that.
     ``evidence``: the most log-odds colour may add or remove. ``leaf_scale``: the leaf colour is
-    the interior's mean within a Gaussian window of this many bands (module docstring).
+    the interior's mean within a Gaussian window of this many bands (module docstring);
+    ``leaf_fine``: a window of this many bands takes over where the interior is dense within it,
+    weighed ``d / (d + leaf_trust)`` where ``d`` is the share of it that is interior (0: off).
     ``min_accuracy``: the colour model must sort the leaf core's and paper ring's pixels at least
     this well (:func:`separation`), else the sheet keeps the net's mask. ``cluster_width``: in
     bands, the faint trace beyond the mask wider than this either side of its axis is a cluster
@@ -168,6 +175,8 @@ class RefineSettings:
     foreign_share: float = field(default=0.5, metadata={"fixed": True})
     hole_depth: float = field(default=0.5, metadata={"fixed": True})
     off_axis: float = field(default=20.0, metadata={"fixed": True})
+    leaf_fine: float = field(default=4.0, metadata={"fixed": True})
+    leaf_trust: float = field(default=0.5, metadata={"fixed": True})
 
 
 # ``predict.refine_thin: auto`` for models that mark whole plants. Chosen on a synthetic validation
@@ -225,29 +234,60 @@ class LeafPaperColours:
 
 
 class _LocalMean:
-    """The mean colour of ``core`` pixels near each pixel: a Gaussian window ``sigma`` pixels wide
-    over sums in square tiles an eighth of that, so the window costs a few thousand tiles, and
-    only core pixels are read. The sheet-wide core mean is blended in with the weight of
-    ``0.006 sigma²`` core pixels (about six squares a band wide, at the default scale), so it
-    stands in where the window holds little or no core."""
+    """The mean colour of ``core`` pixels near each pixel, at two scales.
 
-    def __init__(self, rgb: np.ndarray, core: np.ndarray, sigma: float):
-        self.tile = tile = max(1, int(sigma // 8))
+    The coarse window (Gaussian, ``sigma`` pixels) is summed in square tiles an eighth of its
+    width, so it costs a few thousand tiles and only core pixels are read; the sheet-wide core
+    mean is blended in with the weight of ``0.006 sigma²`` core pixels (about six squares a band
+    wide, at the default scale), so it stands in where the window holds little or no core.
+
+    The fine window (``fine`` pixels, tiles a quarter of its width; 0: none) takes over where
+    it is densely core: with ``d`` the share of the fine window that is core, the mean is
+    ``(d · fine mean + trust · coarse mean) / (d + trust)``. A flower, a pale leaf or a taped
+    patch with a broad core of its own is then judged against its own colour, not against the
+    leaves a hundred pixels round it; beside a thin stem, whose core is nil, the coarse mean stands
+    (a fine window alone took the tape and paper beside white flowers on wiry plants for plant).
+    """
+
+    def __init__(
+        self, rgb: np.ndarray, core: np.ndarray, sigma: float, fine: float = 0.0, trust: float = 1.0
+    ):
+        coarse, _, coarse_tile = self._window(rgb, core, sigma, per_sigma=8, prior=1e-3)
+        if fine <= 0:
+            self.tile, mean = coarse_tile, coarse
+        else:
+            near, density, self.tile = self._window(rgb, core, fine, per_sigma=4, prior=0.0)
+            ys = np.minimum(np.arange(near.shape[0]) * self.tile // coarse_tile, len(coarse) - 1)
+            xs = np.arange(near.shape[1]) * self.tile // coarse_tile
+            far = coarse[ys][:, np.minimum(xs, coarse.shape[1] - 1)]
+            d = density[..., None]
+            mean = (d * np.nan_to_num(near) + trust * far) / (d + trust)
+        self.lab = rgb2lab(np.clip(mean / 255.0, 0.0, 1.0)).astype(np.float32)
+
+    @staticmethod
+    def _window(
+        rgb: np.ndarray, core: np.ndarray, sigma: float, per_sigma: int, prior: float
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """The Gaussian-weighted mean RGB of ``core`` (``sigma`` px) on tiles ``sigma /
+        per_sigma`` wide, with the sheet-wide core mean blended in at ``prior`` core pixels per
+        sheet pixel (NaN where there is neither), the share of the window that is core, and the
+        tile's width."""
+        tile = max(1, int(sigma // per_sigma))
         h, w = core.shape
         th, tw = -(-h // tile), -(-w // tile)
         rows, cols = np.nonzero(core)
         index = (rows // tile) * tw + cols // tile
         weight = np.bincount(index, minlength=th * tw).astype(np.float64).reshape(th, tw)
-        pixels = rgb[rows, cols].astype(np.float64)
+        pixels = rgb[rows, cols].astype(np.float64)  # core is never empty (refine_edges)
         colour = np.stack(
             [np.bincount(index, pixels[:, c], th * tw).reshape(th, tw) for c in range(3)], -1
         )
-        prior = 1e-3 * tile * tile  # the sheet-wide mean's weight in every window
-        sheet = pixels.mean(axis=0)  # core is never empty: refine_edges returns before then
-        weight = ndi.gaussian_filter(weight, sigma / tile) + prior
+        weight = ndi.gaussian_filter(weight, sigma / tile)
         colour = np.stack([ndi.gaussian_filter(colour[..., c], sigma / tile) for c in range(3)], -1)
-        mean = (colour + prior * sheet) / weight[..., None]
-        self.lab = rgb2lab(np.clip(mean / 255.0, 0.0, 1.0)).astype(np.float32)
+        extra = prior * tile * tile
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (colour + extra * pixels.mean(axis=0)) / (weight + extra)[..., None]
+        return mean, weight / (tile * tile), tile
 
     def at(self, where: np.ndarray) -> np.ndarray:
         """The local leaf mean in Lab for the True pixels of ``where`` (N×3, their order)."""
@@ -438,7 +478,7 @@ def refine_edges(
         return mask, False
     leaf_lab, paper_lab = lab_of(img, leaf_s), lab_of(img, paper_s)
     colours = LeafPaperColours(leaf_lab, paper_lab)
-    near = _LocalMean(img, core, band * s.leaf_scale)
+    near = _LocalMean(img, core, band * s.leaf_scale, band * s.leaf_fine, s.leaf_trust)
     leaf_right = colours.score(leaf_lab, near.at(leaf_s)) > 0
     paper_right = colours.score(paper_lab, near.at(paper_s)) <= 0
     sorted_right = separation(leaf_right, paper_right, int(core.sum()), int(paper.sum()))
