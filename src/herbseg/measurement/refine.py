@@ -249,9 +249,7 @@ class _LocalMean:
     (a fine window alone took the tape and paper beside white flowers on wiry plants for plant).
     """
 
-    def __init__(
-        self, rgb: np.ndarray, core: np.ndarray, sigma: float, fine: float = 0.0, trust: float = 1.0
-    ):
+    def __init__(self, rgb: np.ndarray, core: np.ndarray, sigma: float, fine: float, trust: float):
         coarse, _, coarse_tile = self._window(rgb, core, sigma, per_sigma=8, prior=1e-3)
         if fine <= 0:
             self.tile, mean = coarse_tile, coarse
@@ -270,8 +268,8 @@ class _LocalMean:
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """The Gaussian-weighted mean RGB of ``core`` (``sigma`` px) on tiles ``sigma /
         per_sigma`` wide, with the sheet-wide core mean blended in at ``prior`` core pixels per
-        sheet pixel (NaN where there is neither), the share of the window that is core, and the
-        tile's width."""
+        sheet pixel (NaN where there is neither: no core and no prior), the share of the window
+        that is core, and the tile's width."""
         tile = max(1, int(sigma // per_sigma))
         h, w = core.shape
         th, tw = -(-h // tile), -(-w // tile)
