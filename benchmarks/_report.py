@@ -1,10 +1,11 @@
 """The one way a benchmark script ends: print its table and keep it under benchmarks/results/,
-and the contact sheet its finds are checked on by eye."""
+and the contact sheet its finds are checked on by eye, with changes to masks drawn one way."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 
@@ -28,3 +29,14 @@ def montage(
         tile.thumbnail(size)
         canvas.paste(tile, ((i % columns) * size[0], (i // columns) * size[1]))
     canvas.save(out, quality=85)
+
+
+def change_overlay(rgb: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """``rgb`` with two masks of it drawn the one way every benchmark draws a change: in both,
+    half-tone magenta; added by ``after``, green; taken out by it, red."""
+    vis = rgb.astype(np.float32)
+    both = before & after
+    vis[both] = vis[both] * 0.5 + np.array([255, 0, 255]) * 0.5
+    vis[after & ~before] = (0, 255, 0)
+    vis[before & ~after] = (255, 0, 0)
+    return vis.astype(np.uint8)

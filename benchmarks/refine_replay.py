@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _report import montage, write_report
+from _report import change_overlay, montage, write_report
 from PIL import Image
 from scipy import ndimage as ndi
 
@@ -119,11 +119,8 @@ def _crops(rgb: np.ndarray, a: np.ndarray, b: np.ndarray, n: int = 2) -> list[Im
     for ys, xs in sorted(ndi.find_objects(labels), key=lambda sl: -diff[sl].sum())[:n]:
         y0, y1 = max(0, ys.start - 10), ys.stop + 10
         x0, x1 = max(0, xs.start - 10), xs.stop + 10
-        crop, aa, bb = rgb[y0:y1, x0:x1], a[y0:y1, x0:x1], b[y0:y1, x0:x1]
-        over = crop.copy()
-        both = aa & bb
-        over[both] = (over[both] * 0.5 + np.array([255, 0, 255]) * 0.5).astype(np.uint8)
-        over[bb & ~aa], over[aa & ~bb] = (0, 255, 0), (255, 0, 0)
+        crop = rgb[y0:y1, x0:x1]
+        over = change_overlay(crop, a[y0:y1, x0:x1], b[y0:y1, x0:x1])
         tiles.append(Image.fromarray(np.concatenate([crop, over], axis=1)))
     return tiles
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _report import montage, write_report
+from _report import change_overlay, montage, write_report
 from PIL import Image, ImageDraw
 
 from herbseg.io.images import read_mask
@@ -48,14 +48,11 @@ def mask_name(path: Path) -> str:
 
 def crop_of_change(rgb: np.ndarray, before: np.ndarray, after: np.ndarray, label: str):
     """The sheet round what ``after`` lost: red taken out, magenta kept."""
-    gone = before & ~after
-    ys, xs = np.nonzero(gone)
+    ys, xs = np.nonzero(before & ~after)
     cy, cx = int(np.median(ys)), int(np.median(xs))
     y0, x0 = max(0, cy - 150), max(0, cx - 110)
-    vis = rgb.astype(np.float32)
-    vis[after] = vis[after] * 0.5 + np.array([255, 0, 255]) * 0.5
-    vis[gone] = (255, 0, 0)
-    tile = Image.fromarray(vis.astype(np.uint8)[y0 : y0 + 300, x0 : x0 + 220])
+    vis = change_overlay(rgb, before, after)
+    tile = Image.fromarray(vis[y0 : y0 + 300, x0 : x0 + 220])
     tile = tile.resize((tile.width * 3 // 2, tile.height * 3 // 2), Image.Resampling.NEAREST)
     draw = ImageDraw.Draw(tile)
     draw.rectangle(draw.textbbox((3, 3), label), fill=(255, 255, 255))
