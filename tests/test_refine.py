@@ -202,6 +202,29 @@ def test_inseparable_colours_keep_the_network_mask():
     assert np.array_equal(refined, prob >= 0.5)
 
 
+def test_a_halo_of_paper_in_the_mask_does_not_stop_refinement():
+    """A network that draws pale blades with a halo of paper 5 px wide (a faded grass sheet,
+    BENCHMARKS.md, "Paper inside the mask"): a sixth of the core it gives is paper, the colour
+    model learns paper as leaf and the separation test fails, keeping the halo. Asked again
+    without the core's paper-coloured pixels, the blades separate and the halo goes."""
+    pale_leaf = (180, 185, 130)
+    im, drawn = Image.new("RGB", (W, H), PAPER), Image.new("L", (W, H), 0)
+    for x0 in range(80, 560, 80):
+        for target, fill in ((ImageDraw.Draw(im), pale_leaf), (ImageDraw.Draw(drawn), 255)):
+            target.rectangle((x0, 150, x0 + 29, 750), fill=fill)
+    rng = np.random.default_rng(1)
+    rgb = np.clip(np.asarray(im, np.int16) + rng.normal(0, 3, (H, W, 3)), 0, 255).astype(np.uint8)
+    truth = np.asarray(drawn) > 0
+    halo = ndi.binary_dilation(truth, iterations=5) & ~truth
+    prob = np.where(truth, 0.97, np.where(halo, 0.85, 0.02)).astype(np.float32)
+    kept, done = refine_edges(prob, rgb, 2, settings=RefineSettings(paper_in_core=0.0))
+    assert not done and kept[halo].all()
+    refined, done = refine_edges(prob, rgb, 2)
+    assert done
+    assert refined[halo].mean() < 0.02
+    assert refined[truth].mean() > 0.99
+
+
 def striped_sheet(pale_share: float) -> tuple[np.ndarray, np.ndarray]:
     """The one-leaf sheet with pale cross-bands over ``pale_share`` of the leaf, nearly the
     paper's colour: the colour model calls a quarter of the leaf core paper, as it does a
