@@ -1,5 +1,6 @@
-"""The real-variation augmentations (hue, scale, paper tone, stains, table edges, JPEG): frames
-keep their size, masks stay binary, and a frame of flat paper is toned, not blackened."""
+"""The real-variation augmentations (hue, scale, paper tone, stains, table edges, grey levels,
+JPEG): frames keep their size, masks stay binary, a frame of flat paper is toned, not blackened,
+and a grey frame keeps its lightness."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from herbseg.model.augment import PaperTone, TableEdges, real_transforms
 from herbseg.model.data import build_augmentation
 
 ALL_ON = {"hue": 20, "paper_tone": 1.0, "stains": 1.0, "jpeg": 40, "scale": 0.2,
-          "table_edges": 1.0}  # fmt: skip
+          "table_edges": 1.0, "grey": 1.0}  # fmt: skip
 
 
 def frame() -> tuple[np.ndarray, np.ndarray]:
@@ -46,6 +47,16 @@ def test_all_real_transforms_keep_the_frame_size_and_a_binary_mask(seed):
     assert out["image"].mean() > 60, "a frame is never blackened"
 
 
+def test_a_grey_frame_keeps_its_mask_and_lightness():
+    img, mask = frame()
+    (grey,) = real_transforms({"grey": 1.0})
+    out = grey(image=img, mask=mask)
+    assert out["image"].shape == img.shape
+    assert (out["image"][..., 0] == out["image"][..., 2]).all(), "one grey level a pixel"
+    assert abs(float(out["image"].mean()) - float(img.mean())) < 20
+    assert np.array_equal(out["mask"], mask)
+
+
 def test_table_edges_are_background_in_the_mask():
     img, mask = frame()
     mask[:] = 1  # plant everywhere: whatever the table covers must leave the mask
@@ -56,6 +67,6 @@ def test_table_edges_are_background_in_the_mask():
 
 def test_real_transforms_are_off_by_default_and_probabilities_are_checked():
     assert real_transforms({}) == []
-    assert len(real_transforms(ALL_ON)) == 6
+    assert len(real_transforms(ALL_ON)) == 7
     with pytest.raises(ValueError, match="paper_tone"):
         real_transforms({"paper_tone": 1.5})

@@ -13,7 +13,10 @@ table or backdrop around the sheet. Each transform here draws one of those chang
 * ``jpeg``: lowest JPEG quality to re-encode at (0 = off);
 * ``scale``: zoom up to ± this fraction (specimens and scans of other sizes);
 * ``table_edges``: probability of a dark or wooden band along one or two frame edges (a
-  photographed sheet's surroundings); the band is background in the mask.
+  photographed sheet's surroundings); the band is background in the mask;
+* ``grey``: probability of a greyscale frame (older digitisations scanned in grey levels, which
+  the hue jitter never reaches: a network trained on colour alone loses a sixth of the plant
+  there, BENCHMARKS.md "Greyscale scans").
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
-REAL_KEYS = ("hue", "paper_tone", "stains", "jpeg", "scale", "table_edges")
+REAL_KEYS = ("hue", "paper_tone", "stains", "jpeg", "scale", "table_edges", "grey")
 _PAPERS = np.array(
     [(246, 244, 236), (240, 230, 205), (228, 214, 178), (232, 232, 228), (214, 206, 186)],
     np.float32,
@@ -119,7 +122,8 @@ class TableEdges(A.DualTransform):
 
 def real_transforms(cfg: dict[str, Any]) -> list[A.BasicTransform]:
     """The transforms ``cfg`` (``train.augment``) turns on, in the order a sheet would meet them:
-    the specimen (hue, scale), the paper (tone, stains), the photograph (table), the file (JPEG)."""
+    the specimen (hue, scale), the paper (tone, stains), the photograph (table, grey levels), the
+    file (JPEG)."""
     out: list[A.BasicTransform] = []
     hue = float(cfg.get("hue", 0) or 0)
     if hue > 0:
@@ -135,7 +139,13 @@ def real_transforms(cfg: dict[str, Any]) -> list[A.BasicTransform]:
                 p=0.7,
             )
         )
-    for key, cls in (("paper_tone", PaperTone), ("stains", Stains), ("table_edges", TableEdges)):
+    transforms = (
+        ("paper_tone", PaperTone),
+        ("stains", Stains),
+        ("table_edges", TableEdges),
+        ("grey", A.ToGray),
+    )
+    for key, cls in transforms:
         p = float(cfg.get(key, 0) or 0)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"augment.{key} is a probability in [0, 1], got {p}")

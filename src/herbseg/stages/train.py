@@ -78,7 +78,8 @@ RESUMABLE_CHANGES = (
 def _default_augment() -> dict[str, float]:
     """The schema's ``train.augment`` (the paper's four, the real-sheet ones off)."""
     return {"rotate": 30, "hflip": 0.5, "vflip": 0.5, "brightness": 0.2, "hue": 0,
-            "paper_tone": 0, "stains": 0, "jpeg": 0, "scale": 0, "table_edges": 0}  # fmt: skip
+            "paper_tone": 0, "stains": 0, "jpeg": 0, "scale": 0, "table_edges": 0,
+            "grey": 0}  # fmt: skip
 
 
 @dataclass
