@@ -46,7 +46,7 @@ from herbseg.config.settings import settings_from  # noqa: E402
 from herbseg.io.geometry import thin_parts  # noqa: E402
 from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, read_mask  # noqa: E402
 from herbseg.measurement.label_refine import refine_labels  # noqa: E402
-from herbseg.model.card import card_settings, export_model  # noqa: E402
+from herbseg.model.card import card_settings, export_model, read_card  # noqa: E402
 from herbseg.model.network import load_model  # noqa: E402
 from herbseg.reporting.overlays import OverlayItem, render_overlay  # noqa: E402
 from herbseg.stages.annotation_qc import QCSettings, annotation_qc, excluded_ids  # noqa: E402
@@ -198,7 +198,6 @@ def main() -> None:
     tc = train_config(cfg, args)
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
     predict = settings_from(PredictSettings, cfg["predict"], "predict")
-    mask_class = cfg["model"].get("mask_class")
     log(f"{len(ids)} QC-passed sheets, {len(synth_items)} synthetic, real x{repeat}; {tc}")
 
     if args.folds == 0:  # the real-sheet model
@@ -240,7 +239,8 @@ def main() -> None:
         else:
             result = train(train_items, pairs(src[src["split"] == "val"]), fold / "recipe", tc, log)
         net = load_model(fold / "recipe" / "model", str(device))
-        masks = predict_masks(net, test, test, fold / "recipe" / "masks", predict, mask_class,
+        masks = predict_masks(net, test, test, fold / "recipe" / "masks", predict,
+                              read_card(fold / "recipe" / "model"),
                               device=device, threads=args.threads,
                               max_megapixels=DEFAULT_MAX_MEGAPIXELS, log=log)  # fmt: skip
         tables["recipe"].append(masks)

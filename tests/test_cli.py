@@ -45,6 +45,25 @@ def test_predict_gives_the_workflows_leaf_area(run, tmp_path):
     traits = pd.read_csv(tmp_path / "leaf_traits.csv")
     assert set(traits["sheet_id"]) <= {"s2", "s4"} and {"length_px", "length_mm"} <= set(traits)
     assert "s2\t" in proc.stdout
+    assert "greyscale" not in proc.stderr
+
+
+@pytest.mark.workflow
+def test_predict_warns_that_grey_sheets_meet_a_colour_only_model(run, tmp_path):
+    """A sheet scanned in grey levels, given to the run's model (trained on colour frames only):
+    the masks are still made, and the user is told once, on stderr, what that costs."""
+    from PIL import Image
+
+    work, config = run
+    (work / "cli.yaml").write_text(yaml.safe_dump(config))
+    grey = tmp_path / "s2_grey.jpg"
+    Image.open(work / "sheets/s2.jpg").convert("L").convert("RGB").save(grey, quality=90)
+    proc = herbseg("predict", str(grey), "--model", "results/train/model", "--config", "cli.yaml",
+                   "--out", str(tmp_path / "out"), cwd=work)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "warning: 1 of 1 sheets are greyscale" in proc.stderr
+    assert "train.augment.grey: 0.2" in proc.stderr
+    assert (tmp_path / "out" / "masks" / "s2_grey.png").is_file()
 
 
 @pytest.mark.workflow

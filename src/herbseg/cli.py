@@ -38,8 +38,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"herbseg: --model {args.model!r} is not a saved model folder (no config.json); "
               "give the train/model folder of a run", file=sys.stderr)  # fmt: skip
         return 2
+
+    def warn(message: str) -> None:  # progress stays quiet; what a user must know is printed
+        if message.startswith("warning:"):
+            print(f"herbseg: {message}", file=sys.stderr)
+
     table = predict_sheets(
-        args.sheets, args.model, args.out, config, threads=args.threads, log=lambda m: None
+        args.sheets, args.model, args.out, config, threads=args.threads, log=warn
     )
     for row in table.to_dict("records"):
         area = row.get("leaf_area_mm2")

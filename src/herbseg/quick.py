@@ -77,7 +77,7 @@ def predict_sheets(
             else for_this_cpu(model, resized, p, threads, log, model_dir)
         )
         preds = predict_masks(
-            net, resized, rows, out / "masks", p, read_card(model_dir).get("mask_class"),
+            net, resized, rows, out / "masks", p, read_card(model_dir),
             device=device, threads=threads, max_megapixels=max_mp, log=log,
         )  # fmt: skip
     settings = measure_settings(config["measure"], config["postprocess"])

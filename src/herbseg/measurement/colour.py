@@ -2,7 +2,8 @@
 
 Edge refinement reads the colours of a mask's band, scale cards those of a card's marks and the
 sheet's edge the lightness of a band round the paper: a small share of a sheet each, so only
-those pixels are converted, never the whole sheet.
+those pixels are converted, never the whole sheet. Predict also asks whether a sheet has colour
+at all (:func:`is_greyscale`).
 """
 
 from __future__ import annotations
@@ -24,3 +25,14 @@ def lightness(rgb: np.ndarray) -> np.ndarray:
     lin = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
     y = 0.212671 * lin[rgb[..., 0]] + 0.715160 * lin[rgb[..., 1]] + 0.072169 * lin[rgb[..., 2]]
     return np.where(y > 0.008856, 116 * np.cbrt(y) - 16, 903.3 * y)
+
+
+def is_greyscale(rgb: np.ndarray, spread: int = 8, share: float = 0.001) -> bool:
+    """Whether an RGB image (uint8, ``h×w×3``) was scanned in grey levels: at most ``share`` of
+    its pixels (every fourth row and column) have channels more than ``spread`` levels apart.
+    A JPEG of a grey scan keeps its three channels within a few levels of each other; cream paper
+    alone is 20-40 apart, and a leaf, a colour chart or a coloured label further. Why it matters:
+    a network trained on colour frames misses about a sixth of the plant on grey ones
+    (BENCHMARKS.md, "Greyscale scans")."""
+    px = rgb[::4, ::4].reshape(-1, 3).astype(np.int16)
+    return float((np.ptp(px, axis=1) > spread).mean()) <= share

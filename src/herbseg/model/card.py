@@ -229,6 +229,13 @@ def check_frames(card: dict[str, Any], frame: int, mode: str, where: str) -> Non
             )
 
 
+def trained_on_grey(card: dict[str, Any]) -> bool:
+    """Whether the model saw greyscale frames in training (``train.augment.grey`` above 0 on its
+    card): predict warns when a colour-only model is given grey sheets."""
+    augment = (card.get("config") or {}).get("augment") or {}
+    return float(augment.get("grey", 0) or 0) > 0
+
+
 MODEL_SHA_COLUMN = "model_sha256"
 
 

@@ -34,8 +34,9 @@ from herbseg.io.geometry import (
 from herbseg.io.images import DEFAULT_MAX_MEGAPIXELS, SheetError, load_rgb
 from herbseg.io.progress import Progress
 from herbseg.io.tables import PREDICTION_COLUMNS, failed_row, read_table
+from herbseg.measurement.colour import is_greyscale
 from herbseg.measurement.refine import THIN_FOR_PLANTS, RefineSettings, band_px
-from herbseg.model.card import check_frames, read_card, weights_sha256
+from herbseg.model.card import check_frames, read_card, trained_on_grey, weights_sha256
 from herbseg.model.infer import predict_proba
 from herbseg.model.masks import mask_doubt, write_mask_row, write_prediction
 from herbseg.model.network import load_model, resolve_device
@@ -210,6 +211,7 @@ def predict_shard(
     tta: bool = False,
     tiles: TileSettings | None = None,
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+    trained_on_grey: bool | None = None,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Predict all ``ok`` rows of a shard's resize table; one output row per ``ok`` row, in order.
@@ -223,7 +225,8 @@ def predict_shard(
     the network over flipped frames (:func:`herbseg.model.infer.predict_proba`). With ``tiles``
     (and ``sheets``), each sheet is also predicted in tiles at a higher resolution, whose thin
     parts are added to the frame's (``predict.tiles``, :mod:`herbseg.model.tiles`).
-    ``max_megapixels`` is ingest's limit, for reading the sheets again.
+    ``max_megapixels`` is ingest's limit, for reading the sheets again. ``trained_on_grey``
+    False (the model's card: colour frames only) logs how many frames are greyscale, if any.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = resized[resized["status"] == "ok"].to_dict("records")
@@ -233,7 +236,7 @@ def predict_shard(
     # batches' worth keeps the encoders busy without letting a slow disk grow the backlog.
     max_writes = max(2 * batch_size, 2 * threads)
     done: dict[str, dict] = {}
-    n_refined = 0
+    n_refined = n_grey = 0
     paths = {}
     if sheets is not None and ((refine is not None and refine.enabled) or tiles is not None):
         paths = dict(zip(sheets["sheet_id"].astype(str), sheets["path"]))
@@ -255,6 +258,8 @@ def predict_shard(
             for r, a in zip(batch, frames):
                 if isinstance(a, str):
                     done[r["sheet_id"]] = _failed(r, a)
+            if trained_on_grey is False:
+                n_grey += sum(is_greyscale(a) for _, a in good)
             if good:
                 probs = predict_proba(
                     model,
@@ -292,6 +297,13 @@ def predict_shard(
     failed = sum(r["status"] != "ok" for r in rows)
     if failed:
         log(f"{failed} of {len(rows)} frames could not be read; their rows say why")
+    if n_grey:
+        log(
+            f"warning: {n_grey} of {len(rows)} sheets are greyscale, and this model saw colour "
+            "frames only (its card's train.augment.grey is 0): such a model misses about a sixth "
+            'of the plant on grey sheets (BENCHMARKS.md, "Greyscale scans"); for a collection '
+            "scanned in grey, train with train.augment.grey: 0.2"
+        )
     return pd.DataFrame(rows, columns=PREDICT_COLUMNS)
 
 
@@ -301,25 +313,27 @@ def predict_masks(
     sheets: pd.DataFrame,
     masks: Path,
     p: PredictSettings,
-    mask_class: str | None,
+    card: dict,
     *,
     device: torch.device,
     threads: int,
     max_megapixels: float,
     log: Callable[[str], None],
 ) -> pd.DataFrame:
-    """The masks of a shard as the ``predict:`` settings ``p`` say, for a model marking
-    ``mask_class``: one frame per sheet, with ``predict.tiles`` the thin parts of tiles added,
-    or (``mode: replace``) the tiles alone. The rule and ``herbseg predict`` both come here."""
+    """The masks of a shard as the ``predict:`` settings ``p`` say, for the model whose card is
+    ``card`` (what it marks, whether it saw grey frames): one frame per sheet, with
+    ``predict.tiles`` the thin parts of tiles added, or (``mode: replace``) the tiles alone. The
+    rule and ``herbseg predict`` both come here."""
     common = dict(device=device, batch_size=p.batch_size, long_side=p.long_side,
                   threshold=p.threshold, amp=p.amp, channels_last=p.channels_last,
-                  refine=p.refine_for(mask_class), max_megapixels=max_megapixels,
+                  refine=p.refine_for(card.get("mask_class")), max_megapixels=max_megapixels,
                   log=log)  # fmt: skip
     if p.tiles.enabled and p.tiles.mode == "replace":
         return predict_tiled_shard(net, sheets, masks, p.tiles, **common)
     tiles = p.tiles if p.tiles.enabled else None
     return predict_shard(net, resized, masks, threads=threads, sheets=sheets, tta=p.tta,
-                         tiles=tiles, **common)  # fmt: skip
+                         tiles=tiles, trained_on_grey=trained_on_grey(card),
+                         **common)  # fmt: skip
 
 
 # Frames the bf16/int8 agreement check (and int8 calibration) runs on: a few seconds on 2 cores.
@@ -375,7 +389,7 @@ def run(inputs, outputs, params, *, threads: int, log: Callable[[str], None]) ->
     sheets = read_table(inputs.sheets, "text")
     cpu = device.type == "cpu"
     net = for_this_cpu(model, resized, p, threads, log, inputs.model) if cpu else model
-    table = predict_masks(net, resized, sheets, Path(outputs.masks), p, card.get("mask_class"),
+    table = predict_masks(net, resized, sheets, Path(outputs.masks), p, card,
                           device=device, threads=threads, max_megapixels=params.max_megapixels,
                           log=log)  # fmt: skip
     write_csv(table, outputs.table)
