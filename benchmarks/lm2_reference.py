@@ -138,9 +138,9 @@ def main() -> None:
             diff[pred & ~ref], diff[ref & ~pred] = (0, 160, 255), (255, 0, 0)
             diffs.append(diff)
             m = measured.loc[sid]
-            px = m["leaf_area_mm2"] * m["px_per_mm"] ** 2
+            px = m["leaf_area_mm2"] * m["px_per_mm"] ** 2  # NaN where no scale was read
             row |= {
-                "measured_px": round(px),
+                "measured_px": round(px) if px == px else None,
                 "measured_diff_pct": 100 * (px - ref.sum()) / ref.sum(),
             }
         else:

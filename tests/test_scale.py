@@ -246,6 +246,21 @@ def test_leafmachine2_demo_sheets():
 
 @pytest.mark.shared
 @pytest.mark.skipif(not LM2.is_dir(), reason="shared LeafMachine2 demo sheets not present")
+def test_a_soft_scan_keeps_its_ruler():
+    """Blurred by a Gaussian of 1 px, the mm ticks (4.5 px apart) keep a third of their
+    contrast, while leaf edges and text outscore them in the periodicity scan: the ruler must
+    still be among the candidates measured (BENCHMARKS.md, "Rulers on soft scans")."""
+    from PIL import ImageFilter
+
+    path = sorted(LM2.glob("*.jpg"))[0]
+    soft = Image.open(path).convert("RGB").filter(ImageFilter.GaussianBlur(1.0))
+    got, confidence = detect_ruler(np.asarray(soft))
+    assert got is not None and abs(got / 4.538 - 1) < 0.01
+    assert confidence >= 0.6
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not LM2.is_dir(), reason="shared LeafMachine2 demo sheets not present")
 def test_leafmachine2_sheets_without_their_ruler():
     """Leaves, veins, label text and a colour chart, but the ruler strip cut off: no scale."""
     for path in sorted(LM2.glob("*.jpg"))[:2]:

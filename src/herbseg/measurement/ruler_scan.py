@@ -25,7 +25,15 @@ _MIN_PERIODS_PER_WINDOW = 6  # fewer ticks than this in a window give no sharp s
 _SCAN_MIN_SCORE = 40.0  # spectral peak / median power; pure noise reaches ~10
 _SCAN_MIN_AMPLITUDE = 0.012  # tick contrast (0..1 grey) below JPEG block artefacts is ignored
 _PEAK_OVER_SIDE = 10.0  # spectral peak over the power 3 bins beside it
-_MAX_CANDIDATES = 12
+# Candidates per orientation and shear, and kept over all of them for measuring at full
+# resolution. Blur takes a ruler's mm ticks down faster than the leaf edges and label text around
+# them (whose spectra lose their high-frequency noise, so their peakiness grows while the ruler's
+# shrinks): with 12 and 12, the 12 LeafMachine2 sheets (4.5 px/mm) blurred by a Gaussian of 1 px
+# and saved as JPEG lost their ruler from the list on all 12; with 36 and 72, 11 are read, for
+# 0.01-0.05 s more a sheet, and no other sheet's scale changes (BENCHMARKS.md, "Rulers on soft
+# scans").
+_MAX_CANDIDATES = 36
+_MAX_KEPT = 72
 _SHEARS_DEG = (0.0, 5.0, -5.0)  # scan tilts; bands tolerate about +-2.5 degrees each
 
 
@@ -220,4 +228,4 @@ def find_candidates(grey: np.ndarray, period_range: tuple[float, float]) -> list
             tan = math.tan(math.radians(degrees))
             found += _scan_candidates(smooth, period_range, transposed, tan)
     found.sort(key=lambda c: c.score, reverse=True)
-    return found[:_MAX_CANDIDATES]
+    return found[:_MAX_KEPT]
