@@ -53,14 +53,14 @@ def test_predict_warns_when_a_colour_only_model_gets_grey_sheets(tmp_path):
         rows.append({"sheet_id": f"s{i}", "status": "ok", "error": "", "frame_path": str(frame),
                      **plan(64, 64, 64, "squash").as_row()})  # fmt: skip
     model = build_model("resnet18", None)
-    for seen, expect in ((False, True), (True, False), (None, False)):
+    for colour_only in (True, False):
         said: list[str] = []
         predict_shard(
-            model, pd.DataFrame(rows), tmp_path / f"masks_{seen}", device=torch.device("cpu"),
-            batch_size=2, trained_on_grey=seen, log=said.append,
+            model, pd.DataFrame(rows), tmp_path / f"masks_{colour_only}",
+            device=torch.device("cpu"), batch_size=2, colour_only=colour_only, log=said.append,
         )  # fmt: skip
         warned = [m for m in said if "greyscale" in m]
-        assert bool(warned) == expect, (seen, said)
-        if expect:
+        assert bool(warned) == colour_only, said
+        if colour_only:
             assert warned[0].startswith("warning: 3 of 4 sheets are greyscale")
             assert "train.augment.grey" in warned[0]

@@ -211,7 +211,7 @@ def predict_shard(
     tta: bool = False,
     tiles: TileSettings | None = None,
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
-    trained_on_grey: bool | None = None,
+    colour_only: bool = False,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Predict all ``ok`` rows of a shard's resize table; one output row per ``ok`` row, in order.
@@ -225,8 +225,8 @@ def predict_shard(
     the network over flipped frames (:func:`herbseg.model.infer.predict_proba`). With ``tiles``
     (and ``sheets``), each sheet is also predicted in tiles at a higher resolution, whose thin
     parts are added to the frame's (``predict.tiles``, :mod:`herbseg.model.tiles`).
-    ``max_megapixels`` is ingest's limit, for reading the sheets again. ``trained_on_grey``
-    False (the model's card: colour frames only) logs how many frames are greyscale, if any.
+    ``max_megapixels`` is ingest's limit, for reading the sheets again. ``colour_only`` (the
+    model's card: it saw colour frames only) logs how many frames are greyscale, if any.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = resized[resized["status"] == "ok"].to_dict("records")
@@ -258,7 +258,7 @@ def predict_shard(
             for r, a in zip(batch, frames):
                 if isinstance(a, str):
                     done[r["sheet_id"]] = _failed(r, a)
-            if trained_on_grey is False:
+            if colour_only:
                 n_grey += sum(is_greyscale(a) for _, a in good)
             if good:
                 probs = predict_proba(
@@ -332,7 +332,7 @@ def predict_masks(
         return predict_tiled_shard(net, sheets, masks, p.tiles, **common)
     tiles = p.tiles if p.tiles.enabled else None
     return predict_shard(net, resized, masks, threads=threads, sheets=sheets, tta=p.tta,
-                         tiles=tiles, trained_on_grey=trained_on_grey(card),
+                         tiles=tiles, colour_only=not trained_on_grey(card),
                          **common)  # fmt: skip
 
 
