@@ -509,8 +509,8 @@ def refine_edges(
     leaf_s, paper_s = _sample(core, s.samples, rng), _sample(paper, s.samples, rng)
     if leaf_s.sum() < 50 or paper_s.sum() < 50 or not zone.any():
         return mask, False
-    paper_lab = lab_of(img, paper_s)
-    fit = _fit(img, core, leaf_s, paper_s, paper_lab, int(paper.sum()), band, s)
+    paper_lab, n_paper = lab_of(img, paper_s), int(paper.sum())
+    fit = _fit(img, core, leaf_s, paper_s, paper_lab, n_paper, band, s)
     if fit is None and s.paper_in_core > 0:  # the mask may hold paper: ask without it
         core_lab = lab_of(img, core)
         papery = ~_not_paper(core_lab, _Gaussian(paper_lab), paper_lab)
@@ -519,7 +519,7 @@ def refine_edges(
             core[core] = ~papery
             leaf_s = _sample(core, s.samples, np.random.default_rng(1))
             if leaf_s.sum() >= 50:
-                fit = _fit(img, core, leaf_s, paper_s, paper_lab, int(paper.sum()), band, s)
+                fit = _fit(img, core, leaf_s, paper_s, paper_lab, n_paper, band, s)
     if fit is None:
         return mask, False
     colours, near = fit
