@@ -15,6 +15,7 @@ from herbseg.io.geometry import frame_to_grid, image_to_frame, mask_to_frame, pl
 from herbseg.measurement.refine import (
     THIN_FOR_PLANTS,
     LeafPaperColours,
+    Paper,
     RefineSettings,
     band_px,
     refine_edges,
@@ -384,12 +385,12 @@ def test_a_colour_the_paper_ring_shows_is_not_called_leaf():
     ring = np.concatenate(
         [paper_rgb + rng.normal(0, 1.5, (3800, 3)), tape + rng.normal(0, 3, (200, 3))]
     )
-    colours = LeafPaperColours(leaf, lab(ring))
+    colours = LeafPaperColours(leaf, Paper(lab(ring)))
     leaf_mean = leaf.mean(axis=0)[None]
     assert colours.score(lab(tape[None]), leaf_mean)[0] < 0
     assert colours.score(lab(leaf_rgb[None]), leaf_mean)[0] > 0
     # without the tape in the ring, 60 % leaf colour is leaf (and 40 % is not): half-way
-    plain = LeafPaperColours(leaf, lab(paper_rgb + rng.normal(0, 1.5, (4000, 3))))
+    plain = LeafPaperColours(leaf, Paper(lab(paper_rgb + rng.normal(0, 1.5, (4000, 3)))))
     assert plain.score(lab(tape[None]), leaf_mean)[0] > 0
     assert plain.score(lab((0.4 * leaf_rgb + 0.6 * paper_rgb)[None]), leaf_mean)[0] < 0
 

@@ -115,7 +115,7 @@ A network can also fail the test by its own mask: on a faded grass sheet a model
 blade with a halo of paper some pixels wide, so the leaf core it sampled was one part in seven
 paper, the colour model learned paper as a leaf colour and the sheet kept its halo (validation
 seed 5150 faded to 0.6: IoU 0.74 on that sheet). So when the test fails, it is asked again
-without the core pixels that are the paper's colour (:func:`_not_paper`), provided they are at
+without the core pixels that are the paper's colour (:meth:`Paper.excludes`), provided they are at
 most ``paper_in_core`` of the core: the plant's colours then separate from the paper's and the
 halo is re-decided like any outline. A leaf the paper's colour leaves most of its core behind
 and still keeps the network's mask (BENCHMARKS.md, "Paper inside the mask").
@@ -226,6 +226,22 @@ class _Gaussian:
         return -0.5 * self.distance2(x) - 0.5 * self.logdet
 
 
+class Paper(_Gaussian):
+    """The paper's colour on this sheet: the Gaussian of samples of it in Lab, and how far from
+    its mean 99 % of those samples lie. What counts as "not the paper's colour" then comes from
+    this sheet, and is worked out once for every test that asks (the colour model, the separation
+    retest, :func:`on_objects`, :func:`off_axis`, :func:`covered_holes`)."""
+
+    def __init__(self, lab: np.ndarray):
+        super().__init__(lab)
+        self.limit = float(np.quantile(self.distance2(lab), 0.99))
+
+    def excludes(self, lab: np.ndarray) -> np.ndarray:
+        """Which rows of ``lab`` are not the paper's colour: further from its mean than 99 % of
+        its own samples."""
+        return self.distance2(lab) > self.limit
+
+
 class LeafPaperColours:
     """Leaf against paper in Lab, as log-odds: the smaller of two log-likelihood ratios, so a
     colour counts as leaf only where both call it so (module docstring: why each).
@@ -235,8 +251,8 @@ class LeafPaperColours:
     * Quadratic: a covariance each, the sheet-wide leaf mean.
     """
 
-    def __init__(self, leaf: np.ndarray, paper: np.ndarray):
-        self.leaf, self.paper = _Gaussian(leaf), _Gaussian(paper)
+    def __init__(self, leaf: np.ndarray, paper: Paper):
+        self.leaf, self.paper = _Gaussian(leaf), paper
         self.shared_inv = np.linalg.inv((self.leaf.cov + self.paper.cov) / 2)
 
     def score(self, x: np.ndarray, leaf_mean: np.ndarray) -> np.ndarray:
@@ -329,8 +345,7 @@ def on_objects(
     faint: np.ndarray,
     plant: np.ndarray,
     rgb: np.ndarray,
-    paper: _Gaussian,
-    paper_lab: np.ndarray,
+    paper: Paper,
     radius: float,
     share: float,
 ) -> np.ndarray:
@@ -339,12 +354,11 @@ def on_objects(
     docstring).
 
     ``faint``: the faint trace outside the network's mask; ``plant``: what refinement marks;
-    ``paper``, ``paper_lab``: the paper ring's Gaussian and its samples in Lab. A cluster is a
+    ``paper``: the paper ring's colour. A cluster is a
     connected part of the opening of ``faint`` by a disc of ``radius``; its ground is what it
     holds that ``plant`` does not. A ground pixel is foreign where it is lighter than the paper's
-    mean and further from it than 99 % of the ring's own samples (so what the paper's colour is
-    comes from this sheet); a cluster lies on an object where more than ``share`` of its ground
-    is foreign. A cluster with no ground is the plant's own.
+    mean and not the paper's colour (:meth:`Paper.excludes`); a cluster lies on an object where
+    more than ``share`` of its ground is foreign. A cluster with no ground is the plant's own.
     """
     clusters = wide_parts(faint, radius)
     if not clusters.any():
@@ -354,7 +368,7 @@ def on_objects(
     if not ground.any():
         return ground
     lab = lab_of(rgb, ground)
-    foreign = _not_paper(lab, paper, paper_lab) & (lab[:, 0] > paper.mean[0])
+    foreign = paper.excludes(lab) & (lab[:, 0] > paper.mean[0])
     return _most(labels[ground], foreign, n, share)[labels]
 
 
@@ -369,22 +383,15 @@ def _most(labels: np.ndarray, flags: np.ndarray, n: int, share: float) -> np.nda
     return most
 
 
-def _not_paper(lab: np.ndarray, paper: _Gaussian, paper_lab: np.ndarray) -> np.ndarray:
-    """Which rows of ``lab`` are not the paper's colour: further from the paper ring's mean than
-    99 % of the ring's own samples, so what the paper's colour is comes from this sheet."""
-    return paper.distance2(lab) > np.quantile(paper.distance2(paper_lab), 0.99)
-
-
 def off_axis(
     lab: np.ndarray,
     leaf_mean: np.ndarray,
-    paper: _Gaussian,
-    paper_lab: np.ndarray,
+    paper: Paper,
     chroma: float,
 ) -> np.ndarray:
-    """Which rows of ``lab`` are a colour of their own: not the paper's (:func:`_not_paper`), not
-    lighter than the paper, and further than ``chroma`` in the a*b* plane from every mix of the
-    paper's mean and the pixel's local leaf mean (``leaf_mean``, one row each). The colours say
+    """Which rows of ``lab`` are a colour of their own: not the paper's (:meth:`Paper.excludes`),
+    not lighter than the paper, and further than ``chroma`` in the a*b* plane from every mix of
+    the paper's mean and the pixel's local leaf mean (``leaf_mean``, one row each). The colours say
     nothing about these (module docstring: a violet flower on a sheet of brown leaves)."""
     d = lab[:, 1:] - paper.mean[1:]
     u = leaf_mean[:, 1:] - paper.mean[1:]
@@ -392,14 +399,13 @@ def off_axis(
         np.einsum("ij,ij->i", d, u) / np.maximum(np.einsum("ij,ij->i", u, u), 1e-6), 0, 1
     )
     off = np.hypot(*(d - along[:, None] * u).T) > chroma
-    return off & (lab[:, 0] <= paper.mean[0]) & _not_paper(lab, paper, paper_lab)
+    return off & (lab[:, 0] <= paper.mean[0]) & paper.excludes(lab)
 
 
 def covered_holes(
     plant: np.ndarray,
     rgb: np.ndarray,
-    paper: _Gaussian,
-    paper_lab: np.ndarray,
+    paper: Paper,
     near: _LocalMean,
     depth: float,
     width: float,
@@ -409,7 +415,7 @@ def covered_holes(
     enclosed by ``plant``) is filled where more than ``share`` of its rim (the plant pixels next
     to it) lies in the plant's wide parts (its opening by a disc of ``width``: blades and petals,
     not roots, culms or stems), and more than ``share`` of its core (its pixels deeper than
-    ``depth`` from the plant) is covered plant: not the paper's colour (:func:`_not_paper`), not
+    ``depth`` from the plant) is covered plant: not the paper's colour (:meth:`Paper.excludes`), not
     lighter than the paper's mean and not darker than ``near``, the plant's local mean. A hole
     with no core (a sliver of paper between two blades) is left open."""
     holes = ndi.binary_fill_holes(plant) & ~plant
@@ -423,7 +429,7 @@ def covered_holes(
     rim_of = ndi.grey_dilation(labels, size=(3, 3))[rim]
     broad = _most(rim_of, wide_parts(plant, width)[rim], n, share)
     lab = lab_of(rgb, core)
-    covered = _not_paper(lab, paper, paper_lab) & (lab[:, 0] <= paper.mean[0])
+    covered = paper.excludes(lab) & (lab[:, 0] <= paper.mean[0])
     covered &= lab[:, 0] >= near.at(core)[:, 0]
     return (broad & _most(labels[core], covered, n, share))[labels]
 
@@ -446,16 +452,17 @@ def _fit(
     core: np.ndarray,
     leaf_s: np.ndarray,
     paper_s: np.ndarray,
+    paper: Paper,
     paper_lab: np.ndarray,
     n_paper: int,
     band: int,
     s: RefineSettings,
 ) -> tuple[LeafPaperColours, _LocalMean] | None:
-    """The colour model of leaf (``core``, sampled at ``leaf_s``) against paper (sampled at
-    ``paper_s``, ``n_paper`` pixels), and the local leaf mean; None where it sorts the samples
-    worse than ``s.min_accuracy`` (:func:`separation`)."""
+    """The colour model of leaf (``core``, sampled at ``leaf_s``) against paper (``paper``, from
+    the samples ``paper_lab`` taken at ``paper_s`` of its ``n_paper`` pixels), and the local leaf
+    mean; None where it sorts the samples worse than ``s.min_accuracy`` (:func:`separation`)."""
     leaf_lab = lab_of(img, leaf_s)
-    colours = LeafPaperColours(leaf_lab, paper_lab)
+    colours = LeafPaperColours(leaf_lab, paper)
     near = _LocalMean(img, core, band * s.leaf_scale, band * s.leaf_fine, s.leaf_trust)
     leaf_right = colours.score(leaf_lab, near.at(leaf_s)) > 0
     paper_right = colours.score(paper_lab, near.at(paper_s)) <= 0
@@ -510,16 +517,16 @@ def refine_edges(
     if leaf_s.sum() < 50 or paper_s.sum() < 50 or not zone.any():
         return mask, False
     paper_lab, n_paper = lab_of(img, paper_s), int(paper.sum())
-    fit = _fit(img, core, leaf_s, paper_s, paper_lab, n_paper, band, s)
+    ring_colour = Paper(paper_lab)
+    fit = _fit(img, core, leaf_s, paper_s, ring_colour, paper_lab, n_paper, band, s)
     if fit is None and s.paper_in_core > 0:  # the mask may hold paper: ask without it
-        core_lab = lab_of(img, core)
-        papery = ~_not_paper(core_lab, _Gaussian(paper_lab), paper_lab)
+        papery = ~ring_colour.excludes(lab_of(img, core))
         if papery.mean() <= s.paper_in_core:
             core = core.copy()
             core[core] = ~papery
             leaf_s = _sample(core, s.samples, np.random.default_rng(1))
             if leaf_s.sum() >= 50:
-                fit = _fit(img, core, leaf_s, paper_s, paper_lab, n_paper, band, s)
+                fit = _fit(img, core, leaf_s, paper_s, ring_colour, paper_lab, n_paper, band, s)
     if fit is None:
         return mask, False
     colours, near = fit
@@ -529,14 +536,12 @@ def refine_edges(
     zone_lab, zone_leaf = lab_of(img, zone), near.at(zone)
     colour = np.clip(colours.score(zone_lab, zone_leaf), -s.evidence, s.evidence)
     if s.off_axis:  # a colour of its own (a violet flower) says nothing either way
-        own = off_axis(zone_lab, zone_leaf, colours.paper, paper_lab, s.off_axis)
+        own = off_axis(zone_lab, zone_leaf, ring_colour, s.off_axis)
         colour[own] = np.maximum(colour[own], 0.0)
     refined[zone] = net[zone] + colour > 0
     if faint is not None:  # beyond the outline band, only thin structures on paper may be added
         wide = wide_parts(refined, band * s.thin_width)
-        wide |= on_objects(
-            f, refined, img, colours.paper, paper_lab, band * s.cluster_width, s.foreign_share
-        )
+        wide |= on_objects(f, refined, img, ring_colour, band * s.cluster_width, s.foreign_share)
         refined &= ~(beyond & wide)
     if s.plant:  # a whole plant has no holes where it is seen through tape or is pale
         open_lab = paper_lab[~(ndi.binary_fill_holes(m) & ~m)[paper_s]]
@@ -544,8 +549,7 @@ def refine_edges(
             refined |= covered_holes(
                 refined,
                 img,
-                _Gaussian(open_lab),
-                open_lab,
+                Paper(open_lab),
                 near,
                 band * s.hole_depth,
                 band * s.thin_width,
