@@ -40,6 +40,13 @@ Three choices in that colour model keep the outline where a person would put it:
   mix of the paper and its local leaf colour gets no paper-ward evidence: the network decides
   there. Grey things (a washer, a pen, a shadow) lie near the line in a*b*; a white label is
   lighter than the paper; mixed outline pixels lie on the line: none of them is affected.
+  Nor does a colour darker than the local leaf colour by more than ``off_axis`` in L*: mixing
+  with the paper only lightens it. Beside pale leaves and flowers the line is short and runs in
+  hue more than in lightness, and where the sheet's leaves vary much in L* and little in a* the
+  shared covariance weighs a* alone: a dark grey stem has the paper's a* and was taken out at
+  full strength where the network gave it 0.7-0.9 (wiry validation plants, seed 5151: stem
+  recall 0.826 -> 0.844; BENCHMARKS.md, "Dark stems beside pale leaves"). Dark things the
+  network does not mark (ink, a washer) stay out: no evidence either way leaves its verdict.
 * The pair with a covariance each keeps a veto: the evidence is the more paper-ward of the two
   ratios. The paper ring shows what else lies around the mask (translucent tape across a leaf,
   shadows); its own covariance calls those paper, where the linear rule would add anything on the
@@ -160,10 +167,11 @@ class RefineSettings:
     filled. ``paper_in_core``: when the colours do not separate, the largest share of the leaf
     core that may be the paper's colour for the test to be made again without it (module
     docstring; 0: never). ``off_axis``: in CIELAB a*b* units, how far a colour lies from every
-    mix of the paper and the leaves for the colours to say nothing about it (:func:`off_axis`;
-    0: off). ``plant``: the model marks whole plants (``model.mask_class: plant``), so holes
-    that are covered plant are filled (:func:`covered_holes`); ``hole_depth``: in bands, how
-    deep a hole's core lies. Built by
+    mix of the paper and the leaves (in hue, or darker) for the colours to say nothing about it
+    (:func:`off_axis`; 0: off). ``plant``:
+    the model marks whole plants (``model.mask_class: plant``), so holes that are covered plant
+    are filled (:func:`covered_holes`); ``hole_depth``: in bands, how deep a hole's core lies.
+    Built by
     :meth:`herbseg.stages.predict.PredictSettings.refine_for` from the ``predict:`` section and
     the model's mask class.
     """
@@ -390,15 +398,18 @@ def off_axis(
     chroma: float,
 ) -> np.ndarray:
     """Which rows of ``lab`` are a colour of their own: not the paper's (:meth:`Paper.excludes`),
-    not lighter than the paper, and further than ``chroma`` in the a*b* plane from every mix of
-    the paper's mean and the pixel's local leaf mean (``leaf_mean``, one row each). The colours say
-    nothing about these (module docstring: a violet flower on a sheet of brown leaves)."""
+    not lighter than the paper, and further than ``chroma`` from every mix of the paper's mean
+    and the pixel's local leaf mean (``leaf_mean``, one row each): in the a*b* plane, or darker
+    than that leaf mean in L* (a mix with the paper is never darker than the leaf). The colours
+    say nothing about these (module docstring: a violet flower on a sheet of brown leaves, a
+    dark stem among pale ones)."""
     d = lab[:, 1:] - paper.mean[1:]
     u = leaf_mean[:, 1:] - paper.mean[1:]
     along = np.clip(
         np.einsum("ij,ij->i", d, u) / np.maximum(np.einsum("ij,ij->i", u, u), 1e-6), 0, 1
     )
     off = np.hypot(*(d - along[:, None] * u).T) > chroma
+    off |= lab[:, 0] < leaf_mean[:, 0] - chroma
     return off & (lab[:, 0] <= paper.mean[0]) & paper.excludes(lab)
 
 
@@ -535,7 +546,7 @@ def refine_edges(
     zone &= np.abs(net) <= s.evidence
     zone_lab, zone_leaf = lab_of(img, zone), near.at(zone)
     colour = np.clip(colours.score(zone_lab, zone_leaf), -s.evidence, s.evidence)
-    if s.off_axis:  # a colour of its own (a violet flower) says nothing either way
+    if s.off_axis:  # a colour of its own (a violet flower, a dark stem) says nothing either way
         own = off_axis(zone_lab, zone_leaf, ring_colour, s.off_axis)
         colour[own] = np.maximum(colour[own], 0.0)
     refined[zone] = net[zone] + colour > 0
