@@ -166,12 +166,11 @@ class RefineSettings:
     hole's rim that must be broad and of its core that must be covered plant for the hole to be
     filled. ``paper_in_core``: when the colours do not separate, the largest share of the leaf
     core that may be the paper's colour for the test to be made again without it (module
-    docstring; 0: never). ``off_axis``: in CIELAB a*b* units, how far a colour lies from every
+    docstring; 0: never). ``off_axis``: in CIELAB units, how far a colour lies from every
     mix of the paper and the leaves (in hue, or darker) for the colours to say nothing about it
-    (:func:`off_axis`; 0: off). ``plant``:
-    the model marks whole plants (``model.mask_class: plant``), so holes that are covered plant
-    are filled (:func:`covered_holes`); ``hole_depth``: in bands, how deep a hole's core lies.
-    Built by
+    (:func:`off_axis`; 0: off). ``plant``: the model marks whole plants (``model.mask_class:
+    plant``), so holes that are covered plant are filled (:func:`covered_holes`);
+    ``hole_depth``: in bands, how deep a hole's core lies. Built by
     :meth:`herbseg.stages.predict.PredictSettings.refine_for` from the ``predict:`` section and
     the model's mask class.
     """
