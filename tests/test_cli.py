@@ -49,6 +49,27 @@ def test_predict_gives_the_workflows_leaf_area(run, tmp_path):
 
 
 @pytest.mark.workflow
+def test_predict_reports_an_unreadable_sheet_and_goes_on(run, tmp_path):
+    """An empty file among the sheets: its row says why, in the table and on the terminal (no
+    leaf count, as no mask was made), the good sheet is measured, and the exit status says not
+    every sheet was."""
+    work, config = run
+    (work / "cli.yaml").write_text(yaml.safe_dump(config))
+    shutil.copy(work / "sheets/s2.jpg", tmp_path / "s2.jpg")  # one folder: ids are file stems
+    empty = tmp_path / "blank.jpg"
+    empty.write_bytes(b"")
+    proc = herbseg("predict", str(tmp_path / "s2.jpg"), str(empty), "--model",
+                   "results/train/model", "--config", "cli.yaml", "--out", str(tmp_path / "out"),
+                   cwd=work)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    rows = pd.read_csv(tmp_path / "out" / "leaf_area.csv").set_index("sheet_id")
+    assert rows.loc["s2", "status"] == "ok" and rows.loc["blank", "status"] == "error"
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("blank\t"))
+    assert line == f"blank\terror: {rows.loc['blank', 'error']}" and "leaves" not in line
+    assert any(x.startswith("s2\t") and x.endswith(" leaves") for x in proc.stdout.splitlines())
+
+
+@pytest.mark.workflow
 def test_predict_warns_that_grey_sheets_meet_a_colour_only_model(run, tmp_path):
     """A sheet scanned in grey levels, given to the run's model (trained on colour frames only):
     the masks are still made, and the user is told once, on stderr, what that costs."""

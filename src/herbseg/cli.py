@@ -49,8 +49,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for row in table.to_dict("records"):
         area = row.get("leaf_area_mm2")
         text = f"{area:.1f} mm²" if isinstance(area, float) and area == area else "no scale"
-        if row["status"] != "ok":
-            text = f"{row['status']}: {row['error']}"
+        if row["status"] != "ok":  # no mask: no leaf count either
+            print(f"{row['sheet_id']}\t{row['status']}: {row['error']}")
+            continue
         print(f"{row['sheet_id']}\t{text}\t{row.get('n_leaves', '')} leaves")
     print(f"wrote {Path(args.out) / 'leaf_area.csv'}, leaf_traits.csv, masks/ and overlays/")
     return 0 if (table["status"] == "ok").all() else 1
