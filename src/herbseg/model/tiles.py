@@ -174,11 +174,12 @@ def predict_tiled_shard(
     channels_last: bool = True,
     refine: RefineSettings | None = None,
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+    seen: Callable[[np.ndarray], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Masks of every ``ok`` manifest row (``sheet_id``, ``path``, ``width``, ``height``), in the
     table :func:`herbseg.stages.predict.predict_shard` writes; an unreadable sheet is an error
-    row."""
+    row. ``seen`` is given each sheet that was read, at the tiles' working size."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     todo = sheets[sheets["status"] == "ok"].to_dict("records")
@@ -192,6 +193,8 @@ def predict_tiled_shard(
             rows.append(failed_row(sid, f"sheet unreadable: {exc}", sw, sh))
             progress.update(1)
             continue
+        if seen is not None:
+            seen(work)
         wh, ww = work.shape[:2]
         prob = tiled_proba(model, work, device, settings, batch_size, amp, channels_last)
         doubt = mask_doubt(prob)  # on the working grid the tiles were predicted on

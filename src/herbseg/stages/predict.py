@@ -211,7 +211,7 @@ def predict_shard(
     tta: bool = False,
     tiles: TileSettings | None = None,
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
-    colour_only: bool = False,
+    seen: Callable[[np.ndarray], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Predict all ``ok`` rows of a shard's resize table; one output row per ``ok`` row, in order.
@@ -225,8 +225,8 @@ def predict_shard(
     the network over flipped frames (:func:`herbseg.model.infer.predict_proba`). With ``tiles``
     (and ``sheets``), each sheet is also predicted in tiles at a higher resolution, whose thin
     parts are added to the frame's (``predict.tiles``, :mod:`herbseg.model.tiles`).
-    ``max_megapixels`` is ingest's limit, for reading the sheets again. ``colour_only`` (the
-    model's card: it saw colour frames only) logs how many frames are greyscale, if any.
+    ``max_megapixels`` is ingest's limit, for reading the sheets again. ``seen`` is given each
+    frame that was read (:func:`predict_masks` counts the greyscale ones).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = resized[resized["status"] == "ok"].to_dict("records")
@@ -236,7 +236,7 @@ def predict_shard(
     # batches' worth keeps the encoders busy without letting a slow disk grow the backlog.
     max_writes = max(2 * batch_size, 2 * threads)
     done: dict[str, dict] = {}
-    n_refined = n_grey = 0
+    n_refined = 0
     paths = {}
     if sheets is not None and ((refine is not None and refine.enabled) or tiles is not None):
         paths = dict(zip(sheets["sheet_id"].astype(str), sheets["path"]))
@@ -258,8 +258,9 @@ def predict_shard(
             for r, a in zip(batch, frames):
                 if isinstance(a, str):
                     done[r["sheet_id"]] = _failed(r, a)
-            if colour_only:
-                n_grey += sum(is_greyscale(a) for _, a in good)
+            if seen is not None:
+                for _, a in good:
+                    seen(a)
             if good:
                 probs = predict_proba(
                     model,
@@ -297,14 +298,30 @@ def predict_shard(
     failed = sum(r["status"] != "ok" for r in rows)
     if failed:
         log(f"{failed} of {len(rows)} frames could not be read; their rows say why")
-    if n_grey:
-        log(
-            f"warning: {n_grey} of {len(rows)} sheets are greyscale, and this model saw colour "
+    return pd.DataFrame(rows, columns=PREDICT_COLUMNS)
+
+
+class GreyCount:
+    """How many of the sheets a job was given are greyscale. A model that saw colour frames only
+    misses about a sixth of the plant on them (BENCHMARKS.md, "Greyscale scans"), which its masks
+    do not show: the job says so once, whichever way the sheets were predicted."""
+
+    def __init__(self) -> None:
+        self.grey = 0
+
+    def __call__(self, rgb: np.ndarray) -> None:
+        self.grey += is_greyscale(rgb)
+
+    def warning(self, sheets: int) -> str | None:
+        """The line to log for a job of ``sheets`` sheets, or None when none was grey."""
+        if not self.grey:
+            return None
+        return (
+            f"warning: {self.grey} of {sheets} sheets are greyscale, and this model saw colour "
             "frames only (its card's train.augment.grey is 0): such a model misses about a sixth "
             'of the plant on grey sheets (BENCHMARKS.md, "Greyscale scans"); for a collection '
             "scanned in grey, train with train.augment.grey: 0.2"
         )
-    return pd.DataFrame(rows, columns=PREDICT_COLUMNS)
 
 
 def predict_masks(
@@ -324,16 +341,21 @@ def predict_masks(
     ``card`` (what it marks, whether it saw grey frames): one frame per sheet, with
     ``predict.tiles`` the thin parts of tiles added, or (``mode: replace``) the tiles alone. The
     rule and ``herbseg predict`` both come here."""
+    grey = None if trained_on_grey(card) else GreyCount()
     common = dict(device=device, batch_size=p.batch_size, long_side=p.long_side,
                   threshold=p.threshold, amp=p.amp, channels_last=p.channels_last,
                   refine=p.refine_for(card.get("mask_class")), max_megapixels=max_megapixels,
-                  log=log)  # fmt: skip
+                  seen=grey, log=log)  # fmt: skip
     if p.tiles.enabled and p.tiles.mode == "replace":
-        return predict_tiled_shard(net, sheets, masks, p.tiles, **common)
-    tiles = p.tiles if p.tiles.enabled else None
-    return predict_shard(net, resized, masks, threads=threads, sheets=sheets, tta=p.tta,
-                         tiles=tiles, colour_only=not trained_on_grey(card),
-                         **common)  # fmt: skip
+        table = predict_tiled_shard(net, sheets, masks, p.tiles, **common)
+    else:
+        tiles = p.tiles if p.tiles.enabled else None
+        table = predict_shard(net, resized, masks, threads=threads, sheets=sheets, tta=p.tta,
+                              tiles=tiles, **common)  # fmt: skip
+    warning = grey.warning(len(table)) if grey is not None else None
+    if warning:
+        log(warning)
+    return table
 
 
 # Frames the bf16/int8 agreement check (and int8 calibration) runs on: a few seconds on 2 cores.
