@@ -1,7 +1,8 @@
 """CPU cost per sheet of tiled prediction and of flip averaging vs. one frame, side by side.
 
-Each sheet is predicted by the same network (DeepLabV3+ with the recipe's Lite0 encoder; the
-weights do not change the cost) four ways, one after the other, and the wall time of each is
+Each sheet is predicted by the same network (DeepLabV3+ with a Lite0 encoder, the recipe's until
+session 36; the weights do not change the cost) four ways, one after the other, and the wall
+time of each is
 recorded: one ``--frame`` frame per sheet (what ``predict`` does), the same frame and its three
 flips averaged (``predict.tta``, the real-sheet recipe's setting), and tiles of ``--frame`` px at
 long side 1024 and 2048 (``herbseg.model.tiles``, quarter overlap). Reported as seconds per sheet
