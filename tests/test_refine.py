@@ -195,6 +195,30 @@ def test_bars_on_a_label_are_not_followed():
     assert blind[bars].mean() > 0.5
 
 
+def test_bars_on_a_label_are_not_followed_where_the_faint_trace_is_patchy():
+    """As above, but the network's faint trace covers the label in four patches half its size,
+    joined by the bars and a thin bridge (a large scan: BENCHMARKS.md, "A larger encoder"). Each
+    patch is a cluster whose ground is the label, so its bars are not added either."""
+    rgb, prob, bars, band = lines_in_a_box((252, 252, 250))
+    x0, y0 = 380, 600
+    box = prob[y0 : y0 + 200, x0 : x0 + 200]
+    box[:] = np.where(box >= 0.2, 0.0, box)  # drop the one blob ...
+    for by in (0, 105):
+        for bx in (0, 105):
+            box[by : by + 95, bx : bx + 95] = 0.2  # ... for four patches
+    box[:, 98:101] = 0.2  # bridged across the gaps
+    box[bars[y0 : y0 + 200, x0 : x0 + 200]] = 0.2
+    settings = RefineSettings(thin=THIN_FOR_PLANTS)
+    followed, done = refine_edges(prob, rgb, band, settings=settings)
+    assert done
+    assert followed[bars].mean() < 0.1  # the bars' few pixels in the gaps, at most
+    # the premise: with clusters twice as wide (the width before session 36) the patches are
+    # none, so nearly half of their bars were added
+    wider = dataclasses.replace(settings, cluster_width=4.0)
+    blind, _ = refine_edges(prob, rgb, band, settings=wider)
+    assert blind[bars].mean() > 0.4
+
+
 def test_inseparable_colours_keep_the_network_mask():
     rgb, truth = sheet(colour=PAPER)  # a leaf the colour of the paper: colour cannot help
     prob, scale = coarse_probability(truth)

@@ -189,7 +189,7 @@ class RefineSettings:
     leaf_scale: float = field(default=32.0, metadata={"fixed": True})
     samples: int = field(default=20000, metadata={"fixed": True})
     min_accuracy: float = field(default=0.90, metadata={"fixed": True})
-    cluster_width: float = field(default=4.0, metadata={"fixed": True})
+    cluster_width: float = field(default=2.0, metadata={"fixed": True})
     foreign_share: float = field(default=0.5, metadata={"fixed": True})
     hole_depth: float = field(default=0.5, metadata={"fixed": True})
     off_axis: float = field(default=20.0, metadata={"fixed": True})
