@@ -2,11 +2,11 @@
 
 Each sheet is predicted by the same network (DeepLabV3+ with a Lite0 encoder, the recipe's until
 session 36; the weights do not change the cost) four ways, one after the other, and the wall
-time of each is
-recorded: one ``--frame`` frame per sheet (what ``predict`` does), the same frame and its three
-flips averaged (``predict.tta``, the real-sheet recipe's setting), and tiles of ``--frame`` px at
-long side 1024 and 2048 (``herbseg.model.tiles``, quarter overlap). Reported as seconds per sheet
-and as the ratio to the single frame, with the machine's load average (the machine is shared).
+time of each is recorded: one ``--frame`` frame per sheet (what ``predict`` does), the same
+frame and its three flips averaged (``predict.tta``, the real-sheet recipe's setting), and tiles
+of ``--frame`` px at long side 1024 and 2048 (``herbseg.model.tiles``, quarter overlap).
+Reported as seconds per sheet and as the ratio to the single frame, with the machine's load
+average (the machine is shared).
 
 Then the whole predict path (``herbseg.stages.predict.predict_shard``: reading, the network, edge
 refinement, writing the mask) over the same sheets, twice, one run after the other: the

@@ -197,8 +197,9 @@ def test_bars_on_a_label_are_not_followed():
 
 def test_bars_on_a_label_are_not_followed_where_the_faint_trace_is_patchy():
     """As above, but the network's faint trace covers the label in four patches half its size,
-    joined by the bars and a thin bridge (a large scan: BENCHMARKS.md, "A larger encoder"). Each
-    patch is a cluster whose ground is the label, so its bars are not added either."""
+    joined by the bars and a thin bridge (a large scan: BENCHMARKS.md, "Bars under a patchy
+    trace"). Each patch is a cluster whose ground is the label, so its bars are not added
+    either."""
     rgb, prob, bars, band = lines_in_a_box((252, 252, 250))
     x0, y0 = 380, 600
     box = prob[y0 : y0 + 200, x0 : x0 + 200]
