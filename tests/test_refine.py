@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 from skimage.color import rgb2lab
 
+import herbseg.measurement.refine as refine
 from herbseg.io.geometry import frame_to_grid, image_to_frame, mask_to_frame, plan
 from herbseg.measurement.refine import (
     THIN_FOR_PLANTS,
@@ -488,6 +489,52 @@ def test_holes_that_are_covered_plant_are_filled_for_whole_plants():
     for name in ("paper", "label", "washer", "slot", "loop"):
         assert plant[where[name]].mean() < 0.05, name
     assert np.array_equal(plant & ~where["tape"], holed & ~where["tape"])
+
+
+def test_bays_that_are_pale_leaf_are_filled_and_taped_paper_is_not(monkeypatch):
+    """A broad leaf with three bays, each opening onto the paper through a mouth 6 pixels wide
+    that the network (sure, 0.01) leaves out: a pale patch of the leaf itself (a faded sheet's
+    blotch reaching the margin), paper under translucent tape, and bare paper. With bays tested
+    (``bay`` 2 bands) the pale patch is filled; the taped and the bare paper stay out, the taped
+    one only because a bay must also be leaf-coloured. With ``bay`` 0 nothing changes: no colour
+    test looks at a region the network is sure of beyond the outline band."""
+    pale = tuple(round(0.6 * c + 0.4 * p) for c, p in zip(LEAF, PAPER))
+    tape = tuple(round(0.8 * p + 0.2 * g) for p, g in zip(PAPER, (120, 120, 110)))
+    bays = {"pale": (200, pale), "taped": (360, tape), "bare": (520, PAPER)}
+    im = Image.new("RGB", (W, H), PAPER)
+    leaf = Image.new("L", (W, H), 0)
+    for target, fill in ((ImageDraw.Draw(im), LEAF), (ImageDraw.Draw(leaf), 255)):
+        target.ellipse((100, 120, 500, 780), fill=fill)
+    where = {}
+    for name, (y, colour) in bays.items():
+        box, mouth = (220, y, 300, y + 70), (300, y + 32, 520, y + 37)
+        for shape in (box, mouth):
+            ImageDraw.Draw(im).rectangle(shape, fill=colour)
+        where[name] = np.zeros((H, W), bool)
+        for x0, y0, x1, y1 in (box, mouth):
+            where[name][y0 : y1 + 1, x0 : x1 + 1] = True
+        where[name] &= np.asarray(leaf) > 0
+    rng = np.random.default_rng(1)
+    rgb = np.clip(np.asarray(im, np.int16) + rng.normal(0, 3, (H, W, 3)), 0, 255).astype(np.uint8)
+    leaf = np.asarray(leaf) > 0
+    prob = np.where(leaf & ~np.logical_or.reduce(list(where.values())), 0.97, 0.01)
+    prob = prob.astype(np.float32)
+    plant = RefineSettings(plant=True)
+    filled, done = refine_edges(prob, rgb, band=4, settings=plant)
+    assert done
+    closed_only, _ = refine_edges(prob, rgb, band=4, settings=dataclasses.replace(plant, bay=0.0))
+    deep = {k: ndi.distance_transform_edt(~(leaf & ~v))[v] > 8 for k, v in where.items()}
+    assert not closed_only[where["pale"]][deep["pale"]].any()  # the premise: no test looks there
+    assert filled[where["pale"]].mean() > 0.95
+    for name in ("taped", "bare"):
+        assert filled[where[name]].mean() < 0.05, name
+    assert np.array_equal(filled & ~where["pale"], closed_only & ~where["pale"])
+
+    # Without the leaf-colour test, the taped bay is filled:
+    monkeypatch.setattr(refine, "leaf_side", lambda lab, paper, near: np.ones(len(lab), bool))
+    unguarded, _ = refine_edges(prob, rgb, band=4, settings=plant)
+    assert unguarded[where["taped"]].mean() > 0.95
+    assert unguarded[where["bare"]].mean() < 0.05
 
 
 def test_a_violet_flower_is_not_called_paper():
