@@ -52,6 +52,16 @@ def sheet(colour=LEAF, stain: bool = False) -> tuple[np.ndarray, np.ndarray]:
     return rgb.astype(np.uint8), np.asarray(truth) > 0
 
 
+def broad_leaf(box: tuple[int, int, int, int]) -> tuple[Image.Image, Image.Image]:
+    """A sheet with one broad leaf (an ellipse in ``box``) and the leaf's mask, both still to be
+    drawn on (patches, bays)."""
+    im = Image.new("RGB", (W, H), PAPER)
+    leaf = Image.new("L", (W, H), 0)
+    for target, fill in ((ImageDraw.Draw(im), LEAF), (ImageDraw.Draw(leaf), 255)):
+        target.ellipse(box, fill=fill)
+    return im, leaf
+
+
 def coarse_probability(truth: np.ndarray, frame: int = 48) -> tuple[np.ndarray, float]:
     """What an ideal network at ``frame`` px gives: each frame pixel the leaf fraction it covers,
     brought back onto the sheet bilinearly; returns that grid and sheet pixels per frame pixel."""
@@ -460,10 +470,7 @@ def test_holes_that_are_covered_plant_are_filled_for_whole_plants():
         "washer": ((200, 500, 239, 539), (60, 60, 62)),
         "slot": ((320, 500, 323, 539), tape),
     }
-    im = Image.new("RGB", (W, H), PAPER)
-    leaf = Image.new("L", (W, H), 0)
-    for target, fill in ((ImageDraw.Draw(im), LEAF), (ImageDraw.Draw(leaf), 255)):
-        target.ellipse((100, 150, 500, 750), fill=fill)
+    im, leaf = broad_leaf((100, 150, 500, 750))
     where = {}
     for name, (box, colour) in patches.items():
         ImageDraw.Draw(im).rectangle(box, fill=colour)
@@ -501,10 +508,7 @@ def test_bays_that_are_pale_leaf_are_filled_and_taped_paper_is_not(monkeypatch):
     pale = tuple(round(0.6 * c + 0.4 * p) for c, p in zip(LEAF, PAPER))
     tape = tuple(round(0.8 * p + 0.2 * g) for p, g in zip(PAPER, (120, 120, 110)))
     bays = {"pale": (200, pale), "taped": (360, tape), "bare": (520, PAPER)}
-    im = Image.new("RGB", (W, H), PAPER)
-    leaf = Image.new("L", (W, H), 0)
-    for target, fill in ((ImageDraw.Draw(im), LEAF), (ImageDraw.Draw(leaf), 255)):
-        target.ellipse((100, 120, 500, 780), fill=fill)
+    im, leaf = broad_leaf((100, 120, 500, 780))
     where = {}
     for name, (y, colour) in bays.items():
         box, mouth = (220, y, 300, y + 70), (300, y + 32, 520, y + 37)
