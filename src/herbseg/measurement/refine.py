@@ -152,6 +152,7 @@ from skimage.color import rgb2lab
 
 from herbseg.measurement.colour import lab_of
 from herbseg.measurement.distance import cut, deeper_than, distance_inside, wide_parts, within
+from herbseg.measurement.holes import fill_holes
 
 
 @dataclass(frozen=True)
@@ -440,7 +441,7 @@ def enclosed_by(plant: np.ndarray, bay: float = 0.0) -> np.ndarray:
     """The pixels outside ``plant`` that it encloses: its holes and, with ``bay`` > 0, the bays
     whose mouth a disc of that radius closes."""
     closed = plant | deeper_than(within(plant, bay), bay) if bay > 0 else plant
-    return ndi.binary_fill_holes(closed) & ~plant
+    return fill_holes(closed) & ~plant
 
 
 def covered_holes(

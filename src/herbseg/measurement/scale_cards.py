@@ -34,6 +34,7 @@ from scipy import ndimage as ndi
 from skimage.morphology import disk
 
 from herbseg.measurement.colour import lab_of
+from herbseg.measurement.holes import fill_holes
 from herbseg.measurement.small_sheet import SmallSheet
 
 DARKER = 40.0  # L* below the paper's: a card's body is black or dark grey
@@ -102,7 +103,7 @@ def find_cards(sheet: SmallSheet) -> list[tuple[int, int, int, int]]:
     paper = float(np.median(lightness[lightness >= np.percentile(lightness, 75)]))
     dark = lightness < paper - DARKER
     # closed and filled, so the sticker, the patches and the white squares inside a card are card
-    block = ndi.binary_fill_holes(ndi.binary_closing(dark, iterations=2))
+    block = fill_holes(ndi.binary_closing(dark, iterations=2))
     block = ndi.binary_opening(block, disk(OPEN))
     labels, _ = ndi.label(block)
     need = RUN * max(sh, sw)

@@ -34,6 +34,7 @@ from herbseg.config.settings import settings_from
 from herbseg.io.files import write_csv
 from herbseg.io.images import read_mask
 from herbseg.io.tables import read_table
+from herbseg.measurement.holes import fill_holes
 from herbseg.measurement.postprocess import PostprocessSettings, clean
 from herbseg.stages.baseline import (
     BaselineSettings,
@@ -120,7 +121,7 @@ def mask_polygons(
         part = labels[box] == index
         if part.sum() < min_mask_px:
             continue
-        filled = np.pad(ndi.binary_fill_holes(part), 1)
+        filled = np.pad(fill_holes(part), 1)
         contours = find_contours(filled.astype(np.float32), 0.5)
         outline = max(contours, key=len)
         if tol > 0:
