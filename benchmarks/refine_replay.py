@@ -20,8 +20,9 @@ recorded settings changed twice (``--before`` and ``--after``, e.g. ``off_axis=0
 the totals (``results.md``) and crops round the largest changes (``changes.jpg``; green: added by
 ``--after``, red: removed, magenta: in both). Given true masks (``--truth plant=DIR`` and parts,
 e.g. ``flowers=DIR stems=DIR``, as a synthetic collection has them), both are scored: pooled IoU,
-precision and recall, and each part's recall. So a constant can be chosen on the validation
-collections (``record --sheets v5150=DIR/collection/sheets``) in seconds a try.
+precision and recall, and each part's recall. A tuple is given as ``bays=2,4`` (``bays=`` for
+none). So a constant can be chosen on the validation collections (``record --sheets
+v5150=DIR/collection/sheets``) in seconds a try.
 
 Run: PYTHONPATH=src .venv/bin/python benchmarks/refine_replay.py record --model MODEL
         --out results/replay (default sheets: the 345 Violaceae and 12 LeafMachine2 sheets)
@@ -95,13 +96,21 @@ def _settings(text: list[str]) -> dict:
         key, _, value = item.partition("=")
         if key not in types:
             sys.exit(f"--before/--after: RefineSettings has no field {key!r}")
-        out[key] = value.lower() == "true" if types[key] is bool else types[key](value)
+        if types[key] is tuple:  # "2,4" (or "" for none)
+            out[key] = tuple(float(v) for v in value.split(",") if v)
+        else:
+            out[key] = value.lower() == "true" if types[key] is bool else types[key](value)
     return out
 
 
 def _mask(kept: np.lib.npyio.NpzFile, change: dict, tmp: Path) -> np.ndarray:
     """The sheet's mask made again by ``write_prediction`` with its settings changed."""
-    refine = RefineSettings(**{**json.loads(str(kept["refine"])), **change})
+    recorded = json.loads(str(kept["refine"]))
+    if "bay" in recorded:  # session 37's one radius, before ``bays``
+        bay = recorded.pop("bay")
+        recorded["bays"] = (bay,) if bay else ()
+    recorded = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
+    refine = RefineSettings(**{**recorded, **change})
     rgb = kept["rgb"]
     row, _ = write_prediction(
         kept["prob"], "replay", tmp, tuple(int(v) for v in kept["size"]),

@@ -498,35 +498,44 @@ def test_holes_that_are_covered_plant_are_filled_for_whole_plants():
     assert np.array_equal(plant & ~where["tape"], holed & ~where["tape"])
 
 
-def test_bays_that_are_pale_leaf_are_filled_and_taped_paper_is_not(monkeypatch):
-    """A broad leaf with three bays, each opening onto the paper through a mouth 6 pixels wide
-    that the network (sure, 0.01) leaves out: a pale patch of the leaf itself (a faded sheet's
-    blotch reaching the margin), paper under translucent tape, and bare paper. With bays tested
-    (``bay`` 2 bands) the pale patch is filled; the taped and the bare paper stay out, the taped
-    one only because a bay must also be leaf-coloured. With ``bay`` 0 nothing changes: no colour
-    test looks at a region the network is sure of beyond the outline band."""
-    pale = tuple(round(0.6 * c + 0.4 * p) for c, p in zip(LEAF, PAPER))
-    tape = tuple(round(0.8 * p + 0.2 * g) for p, g in zip(PAPER, (120, 120, 110)))
-    bays = {"pale": (200, pale), "taped": (360, tape), "bare": (520, PAPER)}
-    im, leaf = broad_leaf((100, 120, 500, 780))
-    where = {}
-    for name, (y, colour) in bays.items():
-        box, mouth = (220, y, 300, y + 70), (300, y + 32, 520, y + 37)
-        for shape in (box, mouth):
-            ImageDraw.Draw(im).rectangle(shape, fill=colour)
+PALE = tuple(round(0.6 * c + 0.4 * p) for c, p in zip(LEAF, PAPER))
+TAPE = tuple(round(0.8 * p + 0.2 * g) for p, g in zip(PAPER, (120, 120, 110)))
+
+
+def leaf_with_bays(
+    bays: dict[str, tuple[int, tuple[int, int, int], int]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """A broad leaf with bays the network (sure, 0.01) leaves out, each a box 80×70 px inside the
+    leaf at ``y`` filled with its colour and opening onto the paper through a mouth ``mouth`` px
+    wide (drawn on the leaf only); returns the sheet, the probability, the leaf and each bay's
+    pixels."""
+    im, leaf_im = broad_leaf((100, 120, 500, 780))
+    sheet, leaf, where = np.asarray(im).copy(), np.asarray(leaf_im) > 0, {}
+    for name, (y, colour, mouth) in bays.items():
+        top = y + 35 - mouth // 2
         where[name] = np.zeros((H, W), bool)
-        for x0, y0, x1, y1 in (box, mouth):
+        for x0, y0, x1, y1 in ((220, y, 300, y + 70), (300, top, 520, top + mouth - 1)):
             where[name][y0 : y1 + 1, x0 : x1 + 1] = True
-        where[name] &= np.asarray(leaf) > 0
+        where[name] &= leaf
+        sheet[where[name]] = colour
     rng = np.random.default_rng(1)
-    rgb = np.clip(np.asarray(im, np.int16) + rng.normal(0, 3, (H, W, 3)), 0, 255).astype(np.uint8)
-    leaf = np.asarray(leaf) > 0
+    rgb = np.clip(sheet.astype(np.int16) + rng.normal(0, 3, (H, W, 3)), 0, 255).astype(np.uint8)
     prob = np.where(leaf & ~np.logical_or.reduce(list(where.values())), 0.97, 0.01)
-    prob = prob.astype(np.float32)
+    return rgb, prob.astype(np.float32), leaf, where
+
+
+def test_bays_that_are_pale_leaf_are_filled_and_taped_paper_is_not(monkeypatch):
+    """Three bays, each opening onto the paper through a mouth 6 pixels wide: a pale patch of the
+    leaf itself (a faded sheet's blotch reaching the margin), paper under translucent tape, and
+    bare paper. With bays tested the pale patch is filled; the taped and the bare paper stay out,
+    the taped one only because a bay must also be leaf-coloured. With no bays tested nothing
+    changes: no colour test looks at a region the network is sure of beyond the outline band."""
+    bays = {"pale": (200, PALE, 6), "taped": (360, TAPE, 6), "bare": (520, PAPER, 6)}
+    rgb, prob, leaf, where = leaf_with_bays(bays)
     plant = RefineSettings(plant=True)
     filled, done = refine_edges(prob, rgb, band=4, settings=plant)
     assert done
-    holes_only, _ = refine_edges(prob, rgb, band=4, settings=dataclasses.replace(plant, bay=0.0))
+    holes_only, _ = refine_edges(prob, rgb, band=4, settings=dataclasses.replace(plant, bays=()))
     deep = ndi.distance_transform_edt(~(leaf & ~where["pale"]))[where["pale"]] > 8
     assert not holes_only[where["pale"]][deep].any()  # the premise: no test looks there
     assert filled[where["pale"]].mean() > 0.95
@@ -539,6 +548,28 @@ def test_bays_that_are_pale_leaf_are_filled_and_taped_paper_is_not(monkeypatch):
     unguarded, _ = refine_edges(prob, rgb, band=4, settings=plant)
     assert unguarded[where["taped"]].mean() > 0.95
     assert unguarded[where["bare"]].mean() < 0.05
+
+
+def test_a_wide_mouthed_bay_is_filled_by_the_wider_disc_in_turn():
+    """A pale bay whose mouth is 24 px wide (6 bands at band 4) is not closed by a disc of 2 bands
+    (it closes mouths under 16 px) but is by one of 4, tested after it on what the first pass
+    left; a narrow-mouthed pale bay is filled too, and a wide-mouthed taped bay stays out. (While
+    the wide bay is open, its pale lies in the paper ring the paper's colour is learned from, so
+    the narrow one passes only once the wider disc has closed it.)"""
+    bays = {"narrow": (200, PALE, 6), "wide": (360, PALE, 24), "taped": (520, TAPE, 24)}
+    rgb, prob, _, where = leaf_with_bays(bays)
+    plant = RefineSettings(plant=True)
+    assert plant.bays == (2.0, 4.0)
+    in_turn, done = refine_edges(prob, rgb, band=4, settings=plant)
+    assert done
+    narrow_only, _ = refine_edges(
+        prob, rgb, band=4, settings=dataclasses.replace(plant, bays=(2.0,))
+    )
+    assert narrow_only[where["wide"]].mean() < 0.05  # the premise: its mouth is too wide
+    assert not (narrow_only & ~in_turn).any()
+    for name in ("narrow", "wide"):
+        assert in_turn[where[name]].mean() > 0.95, name
+    assert in_turn[where["taped"]].mean() < 0.05
 
 
 def test_a_violet_flower_is_not_called_paper():

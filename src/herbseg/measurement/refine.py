@@ -113,16 +113,20 @@ plant").
 A pale patch the network leaves out is not always enclosed: on a faded sheet it reaches the
 leaf's margin through a mouth a few pixels wide, where no colour test looks at it (the outline
 band is re-decided only where the network is unsure, and there it is sure). So the bays are
-tested too: the regions the mask encloses once it is closed by a disc of ``bay`` bands. They
-pass the same tests against a paper colour learned without them (a bay lies inside the paper
-ring; on a drawn leaf with three bays, the paper colour learned with them took the pale patch
-for paper), and must in addition be leaf-coloured: more than half-way from the paper to the
-local leaf colour (:func:`leaf_side`). Without that, translucent tape over the paper between two
-leaves was filled (validation plants, seed 5150: 14 k pixels on one sheet). True holes are
-judged exactly as before, against the paper without the holes only: against the narrower paper
-colour a taped hole of paper passed (12.7 k pixels on one sheet). Over four train seeds, the
-validation plants faded to 0.4 of their contrast gain 0.002 to 0.023 in IoU, and nothing
-measured loses (BENCHMARKS.md, "Bays").
+tested too: the regions the mask encloses once it is closed by a disc of 2 bands, then of 4
+(``bays``), each pass on the mask the last one left. They pass the same tests against a paper
+colour learned without them (a bay lies inside the paper ring; on a drawn leaf with three bays,
+the paper colour learned with them took the pale patch for paper), and must in addition be
+leaf-coloured: more than half-way from the paper to the local leaf colour (:func:`leaf_side`).
+Without that, translucent tape over the paper between two leaves was filled (validation plants,
+seed 5150: 14 k pixels on one sheet). True holes are judged exactly as before, against the paper
+without the holes only: against the narrower paper colour a taped hole of paper passed (12.7 k
+pixels on one sheet). Over four train seeds, the validation plants faded to 0.4 of their
+contrast gain 0.002 to 0.023 in IoU, and nothing measured loses (BENCHMARKS.md, "Bays"). The
+wider disc alone reaches blotches with wider mouths but is not monotone: a bay that passes at 2
+bands can join a wider one that fails as a whole (real sheets: 1,772 pixels lost). In turn, what
+the narrow disc filled stays filled, and the wider one adds 0.003 more on the faded plants with
+nothing removed (BENCHMARKS.md, "Bays in turn").
 
 When the two colour classes do not separate on a sheet (dark or patterned backgrounds, leaves
 the colour of the paper), the network's mask is returned unchanged and the caller is told. The test
@@ -185,10 +189,10 @@ class RefineSettings:
     mix of the paper and the leaves (in hue, or darker) for the colours to say nothing about it
     (:func:`off_axis`; 0: off). ``plant``: the model marks whole plants (``model.mask_class:
     plant``), so holes that are covered plant are filled (:func:`covered_holes`);
-    ``hole_depth``: in bands, how deep a hole's core lies; ``bay``: in bands, the radius of the
-    disc that closes a bay's mouth for it to be tested as a hole (0: true holes only). Built by
-    :meth:`herbseg.stages.predict.PredictSettings.refine_for` from the ``predict:`` section and
-    the model's mask class.
+    ``hole_depth``: in bands, how deep a hole's core lies; ``bays``: in bands, the radii of the
+    discs that close a bay's mouth for it to be tested as a hole, in turn (empty: true holes
+    only). Built by :meth:`herbseg.stages.predict.PredictSettings.refine_for` from the
+    ``predict:`` section and the model's mask class.
     """
 
     enabled: bool = field(default=True, metadata={"config": "predict.refine_edges"})
@@ -212,7 +216,7 @@ class RefineSettings:
     leaf_fine: float = field(default=4.0, metadata={"fixed": True})
     leaf_trust: float = field(default=0.5, metadata={"fixed": True})
     paper_in_core: float = field(default=0.25, metadata={"fixed": True})
-    bay: float = field(default=2.0, metadata={"fixed": True})
+    bays: tuple[float, ...] = field(default=(2.0, 4.0), metadata={"fixed": True})
 
 
 # ``predict.refine_thin: auto`` for models that mark whole plants. Chosen on a synthetic validation
@@ -596,7 +600,7 @@ def refine_edges(
         refined &= ~(beyond & wide)
     if s.plant:  # a whole plant has no holes where it is seen through tape or is pale
         depth, width = band * s.hole_depth, band * s.thin_width
-        for bay in (0.0, band * s.bay) if s.bay > 0 else (0.0,):
+        for bay in (0.0, *(band * b for b in s.bays)):  # each on what the last one left
             open_lab = paper_lab[~enclosed_by(m, bay)[paper_s]]  # the paper, not what it encloses
             if len(open_lab) >= 50:
                 args = (img, Paper(open_lab), near, depth, width, s.foreign_share, bay)
